@@ -1,0 +1,110 @@
+package berth.engine;
+
+import berth.engine.api.events.EventsRouter;
+import berth.engine.api.http.ApiServer;
+import berth.engine.api.http.RouteTable;
+import berth.engine.api.images.ImagesRouter;
+import berth.engine.api.system.SystemRouter;
+import berth.engine.config.EngineConfig;
+import berth.engine.content.LocalContentStore;
+import berth.engine.events.EventBus;
+import berth.engine.image.ImageService;
+import berth.engine.image.ImageStore;
+import berth.engine.layer.OverlayLayerStore;
+import berth.engine.store.DataRoot;
+import berth.engine.store.EngineLock;
+import berth.engine.system.SystemService;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/** The running engine: the one class that builds stores → services → routers and starts the API server. */
+public final class Engine implements Closeable {
+  private static final Logger LOG = Logger.getLogger(Engine.class.getName());
+  private final EngineLock lock;
+  private final ApiServer server;
+  private final EventBus events;
+  private final String id;
+
+  private Engine(EngineLock lock, ApiServer server, EventBus events, String id) {
+    this.lock = lock;
+    this.server = server;
+    this.events = events;
+    this.id = id;
+  }
+
+  /** Builds everything on the configured data root and listens on every configured host. */
+  public static Engine start(EngineConfig config) throws IOException {
+    DataRoot root = new DataRoot(Path.of(config.dataRoot()));
+    root.create();
+    EngineLock lock = EngineLock.acquire(root.lockFile(), root.root());
+    ApiServer server = null;
+    try {
+      clean(root.tmp());
+      EventBus events = new EventBus();
+      ImageService images = new ImageService(new LocalContentStore(root.content()), new OverlayLayerStore(root.layers()),
+          new ImageStore(root.images()), events);
+      images.gc(); // whatever a crash left half-made is unreferenced: remove it
+      String id = engineId(root);
+      SystemService system = new SystemService(config, id, images, events);
+      RouteTable routes = new RouteTable(List.of(
+          new SystemRouter(system),
+          new EventsRouter(events, id),
+          new ImagesRouter(images)));
+      server = new ApiServer(routes, ApiServer.standardHeaders(Version.VERSION));
+      ApiServer.Tls tls = Boolean.TRUE.equals(config.tlsVerify())
+          ? new ApiServer.Tls(Path.of(config.tlsCaCert()), Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;
+      for (String host : config.hosts()) {
+        server.listen(host, tls);
+        LOG.info("API listening on " + host);
+      }
+      return new Engine(lock, server, events, id);
+    } catch (IOException | RuntimeException e) {
+      if (server != null) {
+        server.close();
+      }
+      lock.close();
+      throw e;
+    }
+  }
+
+  private static String engineId(DataRoot root) throws IOException {
+    Path f = root.root().resolve("engine-id");
+    if (Files.exists(f)) {
+      return Files.readString(f, StandardCharsets.UTF_8).trim();
+    }
+    String id = UUID.randomUUID().toString();
+    berth.engine.store.AtomicFiles.write(f, id.getBytes(StandardCharsets.UTF_8));
+    return id;
+  }
+
+  private static void clean(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      s.sorted((a, b) -> b.getNameCount() - a.getNameCount()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public EventBus events() {
+    return events;
+  }
+
+  /** Stops serving and releases the data root. */
+  @Override
+  public void close() throws IOException {
+    server.close();
+    lock.close();
+  }
+}

@@ -1,0 +1,563 @@
+package berth.engine.image;
+
+import berth.engine.api.images.ImagesBackend;
+import berth.engine.api.types.Filters;
+import berth.engine.api.types.ImageDeleteItem;
+import berth.engine.api.types.ImageHistoryItem;
+import berth.engine.api.types.ImageInspect;
+import berth.engine.api.types.ImagePruneReport;
+import berth.engine.api.types.ImageSummary;
+import berth.engine.api.types.JsonStream;
+import berth.engine.content.ContentStore;
+import berth.engine.content.Digest;
+import berth.engine.errdefs.EngineException;
+import berth.engine.events.EventBus;
+import berth.engine.layer.LayerStore;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+
+/**
+ * Images: lookup by reference or ID, listing, inspection, tagging, removal and garbage collection of
+ * blobs and layers no image refers to. Load, save and import live in {@link ArchiveLoader},
+ * {@link ArchiveWriter} and {@link Importer}. Thread-safe: changes to references and GC are serialised on
+ * this object; layers being unpacked by a load in progress are leased so GC spares them.
+ */
+public final class ImageService implements ImagesBackend {
+  private static final Logger LOG = Logger.getLogger(ImageService.class.getName());
+  static final ObjectMapper JSON = new ObjectMapper();
+  private static final Set<String> LIST_FILTERS = Set.of("dangling", "label", "label!", "before", "since", "reference", "until");
+
+  final ContentStore content;
+  final LayerStore layers;
+  final ImageStore store;
+  final EventBus events;
+  private final Map<String, JsonNode> configs = new ConcurrentHashMap<>();
+  private int ingesting;
+
+  public ImageService(ContentStore content, LayerStore layers, ImageStore store, EventBus events) {
+    this.content = content;
+    this.layers = layers;
+    this.store = store;
+    this.events = events;
+  }
+
+  // ---- lookup ----------------------------------------------------------------------------------
+
+  /** An image found by name, with the reference the name resolved through (null when found by ID). */
+  record Found(ImageRecord image, Reference ref) {}
+
+  /** Finds an image as dockerd's GetImage does: a reference first, then a full or partial ID. */
+  Found find(String name) {
+    if (name.startsWith("sha256:") && name.length() == 71) {
+      ImageRecord r = store.get(name);
+      if (r != null) {
+        return new Found(r, null);
+      }
+      throw noSuchImage(name);
+    }
+    Reference ref = null;
+    try {
+      ref = Reference.parse(name).withDefaultTag();
+    } catch (EngineException e) {
+      if (!Reference.looksLikeId(name)) {
+        throw e.kind() == berth.engine.errdefs.ErrorKind.INVALID_PARAMETER ? noSuchImage(name) : e;
+      }
+    }
+    if (ref != null) {
+      String id = store.resolve(ref.toString());
+      if (id != null && store.get(id) != null) {
+        return new Found(store.get(id), ref);
+      }
+    }
+    if (Reference.looksLikeId(name)) {
+      String hex = name.startsWith("sha256:") ? name.substring(7) : name;
+      List<String> ids = store.byPrefix(hex);
+      if (ids.size() == 1) {
+        return new Found(store.get(ids.get(0)), null);
+      }
+      if (ids.size() > 1) {
+        throw EngineException.invalid("multiple IDs found with provided prefix: %s", name);
+      }
+    }
+    throw noSuchImage(ref != null ? ref.familiar() : name);
+  }
+
+  static EngineException noSuchImage(String name) {
+    return EngineException.notFound("No such image: %s", name);
+  }
+
+  JsonNode config(ImageRecord r) {
+    return configs.computeIfAbsent(r.id(), id -> {
+      try (InputStream in = content.open(Digest.parse(id))) {
+        return JSON.readTree(in);
+      } catch (IOException e) {
+        throw EngineException.system("image config " + id + " is unreadable", e);
+      }
+    });
+  }
+
+  List<String> tagsOf(String id) {
+    List<String> out = new ArrayList<>();
+    for (String r : store.refsOf(id)) {
+      Reference ref = Reference.parse(r);
+      if (ref.tag() != null) {
+        out.add(ref.familiar());
+      }
+    }
+    return out;
+  }
+
+  List<String> repoDigestsOf(ImageRecord r) {
+    List<String> out = new ArrayList<>();
+    for (String d : r.repoDigests() == null ? List.<String>of() : r.repoDigests()) {
+      out.add(Reference.parse(d).familiar());
+    }
+    return out;
+  }
+
+  long layerSize(String diffId) {
+    try {
+      return layers.size(Digest.parse(diffId));
+    } catch (IOException | EngineException e) {
+      return 0;
+    }
+  }
+
+  long size(ImageRecord r) {
+    long total = 0;
+    for (ImageRecord.LayerRef l : r.layers()) {
+      total += layerSize(l.diffId());
+    }
+    return total;
+  }
+
+  // ---- list, inspect, history ------------------------------------------------------------------
+
+  @Override
+  public List<ImageSummary> list(boolean all, Filters f, boolean sharedSize) {
+    f.validate(LIST_FILTERS);
+    Boolean dangling = null;
+    for (String v : f.get("dangling")) {
+      if (v.equalsIgnoreCase("true") || v.equals("1")) {
+        dangling = Boolean.TRUE;
+      } else if (v.equalsIgnoreCase("false") || v.equals("0")) {
+        dangling = Boolean.FALSE;
+      } else {
+        throw EngineException.invalid("Invalid filter 'dangling=%s'", v);
+      }
+    }
+    long before = f.has("before") ? createdOfFilter(f.get("before")) : Long.MAX_VALUE;
+    long since = f.has("since") ? createdOfFilter(f.get("since")) : Long.MIN_VALUE;
+    long until = Long.MAX_VALUE;
+    for (String u : f.get("until")) {
+      until = Math.min(until, untilNano(u));
+    }
+    List<Pattern> refPatterns = new ArrayList<>();
+    f.get("reference").forEach(p -> refPatterns.add(Glob.compile(p)));
+
+    Map<String, Integer> layerUse = new HashMap<>();
+    List<ImageRecord> all0 = store.all();
+    if (sharedSize) {
+      for (ImageRecord r : all0) {
+        r.layers().forEach(l -> layerUse.merge(l.diffId(), 1, Integer::sum));
+      }
+    }
+    List<ImageSummary> out = new ArrayList<>();
+    for (ImageRecord r : all0) {
+      JsonNode cfg = config(r);
+      long created = ImageConfigs.createdNano(cfg);
+      List<String> tags = tagsOf(r.id());
+      boolean isDangling = tags.isEmpty() && (r.repoDigests() == null || r.repoDigests().isEmpty());
+      if (dangling != null && dangling != isDangling) {
+        continue;
+      }
+      if (created >= before || created <= since && since != Long.MIN_VALUE || created > until) {
+        continue;
+      }
+      Map<String, String> labels = ImageConfigs.labels(cfg);
+      if (!f.matchLabels("label", labels) || (f.has("label!") && !notLabels(f, labels))) {
+        continue;
+      }
+      if (!refPatterns.isEmpty()) {
+        List<String> kept = new ArrayList<>();
+        for (String t : tags) {
+          Reference ref = Reference.parse(t);
+          for (Pattern p : refPatterns) {
+            if (p.matcher(ref.familiar()).matches() || p.matcher(ref.familiarName()).matches()) {
+              kept.add(t);
+              break;
+            }
+          }
+        }
+        if (kept.isEmpty()) {
+          continue;
+        }
+        tags = kept;
+      }
+      long shared = -1;
+      if (sharedSize) {
+        shared = 0;
+        for (ImageRecord.LayerRef l : r.layers()) {
+          if (layerUse.getOrDefault(l.diffId(), 0) > 1) {
+            shared += layerSize(l.diffId());
+          }
+        }
+      }
+      out.add(new ImageSummary(r.id(), r.parent() == null ? "" : r.parent(), tags, repoDigestsOf(r),
+          created / 1_000_000_000L, size(r), shared, labels, -1));
+    }
+    out.sort(Comparator.comparingLong(ImageSummary::created).reversed().thenComparing(ImageSummary::id));
+    return out;
+  }
+
+  private static boolean notLabels(Filters f, Map<String, String> labels) {
+    for (String want : f.get("label!")) {
+      int eq = want.indexOf('=');
+      String k = eq < 0 ? want : want.substring(0, eq);
+      if (labels.containsKey(k) && (eq < 0 || want.substring(eq + 1).equals(labels.get(k)))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private long createdOfFilter(Set<String> names) {
+    long t = 0;
+    for (String n : names) {
+      t = ImageConfigs.createdNano(config(find(n).image()));
+    }
+    return t;
+  }
+
+  /** An until value: a unix timestamp, an RFC 3339 time, or a Go duration before now ("24h", "10m"). */
+  static long untilNano(String v) {
+    long now = Instant.now().getEpochSecond() * 1_000_000_000L;
+    var m = Pattern.compile("^([0-9]+)(h|m|s)$").matcher(v);
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      long unit = switch (m.group(2)) { case "h" -> 3600L; case "m" -> 60L; default -> 1L; };
+      return now - n * unit * 1_000_000_000L;
+    }
+    try {
+      return new java.math.BigDecimal(v).movePointRight(9).longValue();
+    } catch (NumberFormatException e) {
+      long t = ImageConfigs.parseTimeNano(v);
+      if (t == 0) {
+        throw EngineException.invalid("invalid value for until: %s", v);
+      }
+      return t;
+    }
+  }
+
+  @Override
+  public ImageInspect inspect(String name) {
+    ImageRecord r = find(name).image();
+    JsonNode cfg = config(r);
+    List<String> diffIds = new ArrayList<>();
+    r.layers().forEach(l -> diffIds.add(l.diffId()));
+    Map<String, String> gd = new LinkedHashMap<>();
+    if (!diffIds.isEmpty()) {
+      List<String> lower = new ArrayList<>();
+      for (int i = diffIds.size() - 2; i >= 0; i--) {
+        lower.add(layers.diffDir(Digest.parse(diffIds.get(i))).toString());
+      }
+      if (!lower.isEmpty()) {
+        gd.put("LowerDir", String.join(":", lower));
+      }
+      gd.put("UpperDir", layers.diffDir(Digest.parse(diffIds.get(diffIds.size() - 1))).toString());
+    }
+    JsonNode c = cfg.get("config");
+    return new ImageInspect(r.id(), tagsOf(r.id()), repoDigestsOf(r), r.parent() == null ? "" : r.parent(),
+        ImageConfigs.text(cfg, "comment"), ImageConfigs.text(cfg, "created"), ImageConfigs.text(cfg, "docker_version"),
+        ImageConfigs.text(cfg, "author"), c == null || c.isNull() ? null : c, ImageConfigs.text(cfg, "architecture"),
+        ImageConfigs.text(cfg, "variant"), ImageConfigs.text(cfg, "os"), ImageConfigs.text(cfg, "os.version"), size(r),
+        new ImageInspect.GraphDriver("overlay2", gd), new ImageInspect.RootFs("layers", diffIds),
+        new ImageInspect.Metadata(r.lastTagTime() == null ? "0001-01-01T00:00:00Z" : r.lastTagTime()));
+  }
+
+  @Override
+  public List<ImageHistoryItem> history(String name) {
+    ImageRecord r = find(name).image();
+    JsonNode cfg = config(r);
+    List<ImageHistoryItem> out = new ArrayList<>();
+    JsonNode hist = cfg.path("history");
+    int layer = 0;
+    if (hist.isArray() && hist.size() > 0) {
+      for (JsonNode h : hist) {
+        boolean empty = h.path("empty_layer").asBoolean(false);
+        long size = 0;
+        if (!empty && layer < r.layers().size()) {
+          size = layerSize(r.layers().get(layer++).diffId());
+        }
+        out.add(0, new ImageHistoryItem("<missing>", ImageConfigs.parseTimeNano(ImageConfigs.text(h, "created")) / 1_000_000_000L,
+            ImageConfigs.text(h, "created_by"), null, size, ImageConfigs.text(h, "comment")));
+      }
+    } else {
+      long created = ImageConfigs.createdNano(cfg) / 1_000_000_000L;
+      for (ImageRecord.LayerRef l : r.layers()) {
+        out.add(0, new ImageHistoryItem("<missing>", created, "", null, layerSize(l.diffId()), ""));
+      }
+    }
+    if (!out.isEmpty()) {
+      ImageHistoryItem top = out.get(0);
+      List<String> tags = tagsOf(r.id());
+      out.set(0, new ImageHistoryItem(r.id(), top.created(), top.createdBy(), tags.isEmpty() ? null : tags, top.size(), top.comment()));
+    }
+    return out;
+  }
+
+  // ---- tag, delete, prune ----------------------------------------------------------------------
+
+  @Override
+  public void tag(String source, String repo, String tag) {
+    Reference target = Reference.parse(tag == null || tag.isEmpty() ? repo : repo + ":" + tag);
+    if (target.digest() != null) {
+      throw EngineException.invalid("refusing to create a tag with a digest reference");
+    }
+    target = target.withDefaultTag();
+    ImageRecord r = find(source).image();
+    synchronized (this) {
+      try {
+        tagInternal(target, r.id());
+      } catch (IOException e) {
+        throw EngineException.system("could not save tag", e);
+      }
+    }
+  }
+
+  /** Points the reference at the image, records the tag time and emits "tag" (and "untag" for an image it left). */
+  synchronized void tagInternal(Reference ref, String id) throws IOException {
+    String old = store.tag(ref.toString(), id);
+    if (id.equals(old)) {
+      return;
+    }
+    ImageRecord r = store.get(id);
+    store.put(r.withLastTagTime(Instant.now().toString()));
+    events.publish("image", "tag", id, Map.of("name", ref.familiar()));
+  }
+
+  @Override
+  public synchronized List<ImageDeleteItem> delete(String name, boolean force, boolean noPrune) {
+    Found f = find(name);
+    String id = f.image().id();
+    List<ImageDeleteItem> items = new ArrayList<>();
+    try {
+      List<String> refs = store.refsOf(id);
+      if (f.ref() != null && refs.size() > 1) {
+        store.untag(f.ref().toString());
+        events.publish("image", "untag", id, Map.of("name", f.ref().familiar()));
+        items.add(ImageDeleteItem.untagged(f.ref().familiar()));
+        return items;
+      }
+      if (f.ref() == null && refs.size() > 1 && !force) {
+        throw EngineException.conflict("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories",
+            id.substring(7, 19));
+      }
+      for (String r : refs) {
+        Reference ref = Reference.parse(r);
+        store.untag(r);
+        events.publish("image", "untag", id, Map.of("name", ref.familiar()));
+        items.add(ImageDeleteItem.untagged(ref.familiar()));
+      }
+      removeImage(id);
+      items.add(ImageDeleteItem.deleted(id));
+      gc();
+      return items;
+    } catch (IOException e) {
+      throw EngineException.system("could not delete image " + id, e);
+    }
+  }
+
+  private void removeImage(String id) throws IOException {
+    store.remove(id);
+    configs.remove(id);
+    events.publish("image", "delete", id, Map.of("name", id));
+  }
+
+  @Override
+  public synchronized ImagePruneReport prune(Filters f) {
+    f.validate(Set.of("dangling", "until", "label", "label!"));
+    boolean danglingOnly = true;
+    for (String v : f.get("dangling")) {
+      if (v.equalsIgnoreCase("false") || v.equals("0")) {
+        danglingOnly = false;
+      } else if (!(v.equalsIgnoreCase("true") || v.equals("1"))) {
+        throw EngineException.invalid("Invalid filter 'dangling=%s'", v);
+      }
+    }
+    long until = Long.MAX_VALUE;
+    for (String u : f.get("until")) {
+      until = Math.min(until, untilNano(u));
+    }
+    List<ImageDeleteItem> items = new ArrayList<>();
+    Set<String> diffsBefore = new HashSet<>();
+    store.all().forEach(r -> r.layers().forEach(l -> diffsBefore.add(l.diffId())));
+    Map<String, Long> sizes = new HashMap<>();
+    diffsBefore.forEach(d -> sizes.put(d, layerSize(d)));
+    try {
+      for (ImageRecord r : store.all()) {
+        JsonNode cfg = config(r);
+        List<String> refs = store.refsOf(r.id());
+        if (danglingOnly && !refs.isEmpty()) {
+          continue;
+        }
+        if (ImageConfigs.createdNano(cfg) > until) {
+          continue;
+        }
+        Map<String, String> labels = ImageConfigs.labels(cfg);
+        if (!f.matchLabels("label", labels) || (f.has("label!") && !notLabels(f, labels))) {
+          continue;
+        }
+        for (String ref : refs) {
+          store.untag(ref);
+          String fam = Reference.parse(ref).familiar();
+          events.publish("image", "untag", r.id(), Map.of("name", fam));
+          items.add(ImageDeleteItem.untagged(fam));
+        }
+        removeImage(r.id());
+        items.add(ImageDeleteItem.deleted(r.id()));
+      }
+      gc();
+    } catch (IOException e) {
+      throw EngineException.system("could not prune images", e);
+    }
+    Set<String> diffsAfter = new HashSet<>();
+    store.all().forEach(r -> r.layers().forEach(l -> diffsAfter.add(l.diffId())));
+    long reclaimed = 0;
+    for (String d : diffsBefore) {
+      if (!diffsAfter.contains(d)) {
+        reclaimed += sizes.get(d);
+      }
+    }
+    events.publish("image", "prune", "", Map.of("reclaimed", Long.toString(reclaimed)));
+    return new ImagePruneReport(items.isEmpty() ? null : items, reclaimed);
+  }
+
+  // ---- ingest bracketing and garbage collection -------------------------------------------------
+
+  /**
+   * Marks the start of a load or import. While any is running, GC removes nothing, since blobs and
+   * layers it has written are not referenced by an image yet; the last one to finish collects.
+   */
+  synchronized void beginIngest() {
+    ingesting++;
+  }
+
+  /** Marks the end of a load or import (successful or not) and collects what is left unreferenced. */
+  synchronized void endIngest() {
+    ingesting--;
+    gc();
+  }
+
+  /** Deletes every blob and layer that no image refers to, unless a load or import is running. */
+  public synchronized void gc() {
+    if (ingesting > 0) {
+      return;
+    }
+    Set<String> keep = new HashSet<>();
+    for (ImageRecord r : store.all()) {
+      keep.add(r.id());
+      if (r.manifestDigest() != null) {
+        keep.add(r.manifestDigest());
+      }
+      for (ImageRecord.LayerRef l : r.layers()) {
+        keep.add(l.digest());
+        keep.add(l.diffId());
+      }
+    }
+    try {
+      for (Digest d : content.list()) {
+        if (!keep.contains(d.toString())) {
+          content.delete(d);
+        }
+      }
+      for (Digest d : layers.list()) {
+        if (!keep.contains(d.toString())) {
+          layers.delete(d);
+        }
+      }
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "image garbage collection failed", e);
+    }
+  }
+
+  /** The sum of the sizes of all unpacked layers (for /system/df). */
+  public long layersSize() {
+    Set<String> seen = new HashSet<>();
+    long total = 0;
+    for (ImageRecord r : store.all()) {
+      for (ImageRecord.LayerRef l : r.layers()) {
+        if (seen.add(l.diffId())) {
+          total += layerSize(l.diffId());
+        }
+      }
+    }
+    return total;
+  }
+
+  public int count() {
+    return store.all().size();
+  }
+
+  // ---- load, save, import (delegated) -----------------------------------------------------------
+
+  @Override
+  public void load(InputStream tar, boolean quiet, JsonStream out) throws IOException {
+    new ArchiveLoader(this).load(tar, quiet, out);
+  }
+
+  @Override
+  public List<String> resolveForSave(List<String> names) {
+    List<String> ids = new ArrayList<>();
+    for (String n : names) {
+      ids.add(find(n).image().id());
+    }
+    return ids;
+  }
+
+  @Override
+  public void save(List<String> names, OutputStream out) throws IOException {
+    new ArchiveWriter(this).write(names, out);
+    for (String id : resolveForSave(names)) {
+      events.publish("image", "save", id, Map.of("name", id));
+    }
+  }
+
+  @Override
+  public String importImage(InputStream tar, String repo, String tag, String message, List<String> changes,
+      String platform, JsonStream out) throws IOException {
+    return new Importer(this).importImage(tar, repo, tag, message, changes, platform, out);
+  }
+
+  /**
+   * Registers a validated image: stores its record and points its references at it, all under the
+   * service lock so that GC never sees a half-registered image.
+   */
+  synchronized void register(ImageRecord r, List<Reference> refs, String action) throws IOException {
+    boolean existed = store.get(r.id()) != null;
+    if (!existed) {
+      store.put(r);
+    }
+    for (Reference ref : refs) {
+      tagInternal(ref, r.id());
+    }
+    String name = refs.isEmpty() ? r.id() : refs.get(0).familiar();
+    events.publish("image", action, r.id(), Map.of("name", name));
+  }
+}

@@ -1,0 +1,51 @@
+package berth.engine.store;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Every on-disk name under the engine's data root, in one place. */
+public final class DataRoot {
+  private final Path root;
+
+  public DataRoot(Path root) {
+    this.root = root.toAbsolutePath().normalize();
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  /** The lock that keeps a second engine off this data root; holds the owner's pid. */
+  public Path lockFile() {
+    return root.resolve("engine.lock");
+  }
+
+  /** Content-addressed blobs: blobs/sha256/&lt;hex&gt; and interrupted ingests. */
+  public Path content() {
+    return root.resolve("content");
+  }
+
+  /** Unpacked layer diffs by diffID, usable as overlay lower dirs. */
+  public Path layers() {
+    return root.resolve("layers");
+  }
+
+  /** Image records (one JSON per image ID) and the reference → image table. */
+  public Path images() {
+    return root.resolve("image");
+  }
+
+  /** Scratch space for work in progress (loads, imports); cleaned on start. */
+  public Path tmp() {
+    return root.resolve("tmp");
+  }
+
+  /** Creates the directories (mode 0711 for the root, as dockerd). */
+  public void create() throws IOException {
+    Files.createDirectories(root);
+    for (Path p : new Path[] {content(), layers(), images(), tmp()}) {
+      Files.createDirectories(p);
+    }
+  }
+}
