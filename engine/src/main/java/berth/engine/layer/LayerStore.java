@@ -1,0 +1,48 @@
+package berth.engine.layer;
+
+import berth.engine.content.Digest;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Unpacked image layers, each a directory usable as an overlayfs lower dir, keyed by diffID.
+ * Implementations are thread-safe; a layer is immutable once it exists.
+ */
+public interface LayerStore {
+  /**
+   * Reads a layer blob to its end (uncompressed tar, gzip or zstd, told apart by magic bytes) and
+   * unpacks it into a new diff directory. The diffID is the sha256 of every byte of the
+   * uncompressed stream. Idempotent: if a layer with that diffID exists, the new copy is discarded
+   * and the existing one kept. The layer appears only once the whole stream succeeded; on any
+   * failure nothing is left behind. Does not close {@code blob}.
+   *
+   * @throws berth.engine.errdefs.EngineException INVALID_PARAMETER for a malformed or hostile
+   *     archive, with a message saying what is wrong
+   * @throws IOException for I/O failures, such as a full disk or a failing {@code blob}
+   */
+  UnpackedLayer unpack(InputStream blob) throws IOException;
+
+  /** Whether a layer with this diffID exists. */
+  boolean exists(Digest diffId);
+
+  /** The directory holding the layer's files, usable as an overlay lowerdir; it may not exist. */
+  Path diffDir(Digest diffId);
+
+  /** The unpacked size of a layer in bytes; NOT_FOUND if there is none. */
+  long size(Digest diffId) throws IOException;
+
+  /** Removes a layer; no error if it is absent. The caller makes sure no mount uses it. */
+  void delete(Digest diffId) throws IOException;
+
+  /** The diffIDs of all layers, sorted. */
+  List<Digest> list() throws IOException;
+
+  /**
+   * Writes the layer as an uncompressed PAX tar, overlay whiteouts turned back into {@code .wh.}
+   * entries, in sorted order; NOT_FOUND if there is no such layer. Does not close {@code out}.
+   */
+  void writeTar(Digest diffId, OutputStream out) throws IOException;
+}

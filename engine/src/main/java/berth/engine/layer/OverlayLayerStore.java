@@ -1,0 +1,183 @@
+package berth.engine.layer;
+
+import berth.engine.content.Digest;
+import berth.engine.errdefs.EngineException;
+import berth.engine.sys.Posix;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * A {@link LayerStore} of overlayfs lower dirs: {@code <root>/<diffid-hex>/diff/} holds the files
+ * and {@code <root>/<diffid-hex>/size} the unpacked size. Layers are built in
+ * {@code <root>/tmp/<random>} and renamed into place, so a layer directory is always complete.
+ * Thread-safe.
+ */
+public final class OverlayLayerStore implements LayerStore {
+  private static final String DIFF = "diff";
+  private static final String SIZE = "size";
+
+  private final Path root;
+  private final Path tmp;
+
+  /** Opens (creating if needed) the store at {@code root} and removes temp dirs a crash left behind. */
+  public OverlayLayerStore(Path root) throws IOException {
+    this.root = root;
+    this.tmp = root.resolve("tmp");
+    Files.createDirectories(tmp);
+    try (DirectoryStream<Path> stale = Files.newDirectoryStream(tmp)) {
+      for (Path p : stale) {
+        deleteTree(p);
+      }
+    }
+  }
+
+  @Override
+  public UnpackedLayer unpack(InputStream blob) throws IOException {
+    Path work = tmp.resolve(UUID.randomUUID().toString());
+    Files.createDirectory(work);
+    boolean published = false;
+    try {
+      Path diff = work.resolve(DIFF);
+      Files.createDirectory(diff);
+      TarUnpacker.Result r = new TarUnpacker(diff).unpack(blob);
+      Path dest = layerDir(r.diffId());
+      if (Files.isDirectory(dest)) {
+        return new UnpackedLayer(r.diffId(), size(r.diffId()));
+      }
+      Files.writeString(work.resolve(SIZE), Long.toString(r.size()), StandardCharsets.US_ASCII);
+      try {
+        Files.move(work, dest, StandardCopyOption.ATOMIC_MOVE);
+        published = true;
+      } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+        // A concurrent unpack of the same layer won; its copy is identical.
+        return new UnpackedLayer(r.diffId(), size(r.diffId()));
+      }
+      fsyncDir(root);
+      return new UnpackedLayer(r.diffId(), r.size());
+    } finally {
+      if (!published) {
+        deleteTree(work);
+      }
+    }
+  }
+
+  @Override
+  public boolean exists(Digest diffId) {
+    return Files.isDirectory(layerDir(diffId).resolve(DIFF), LinkOption.NOFOLLOW_LINKS);
+  }
+
+  @Override
+  public Path diffDir(Digest diffId) {
+    return layerDir(diffId).resolve(DIFF);
+  }
+
+  @Override
+  public long size(Digest diffId) throws IOException {
+    try {
+      return Long.parseLong(
+          Files.readString(layerDir(diffId).resolve(SIZE), StandardCharsets.US_ASCII).trim());
+    } catch (NoSuchFileException e) {
+      throw notFound(diffId);
+    }
+  }
+
+  @Override
+  public void delete(Digest diffId) throws IOException {
+    // Move it out of sight first so a crash midway never leaves a half-deleted layer listed.
+    Path doomed = tmp.resolve(UUID.randomUUID().toString());
+    try {
+      Files.move(layerDir(diffId), doomed, StandardCopyOption.ATOMIC_MOVE);
+    } catch (NoSuchFileException e) {
+      return;
+    }
+    deleteTree(doomed);
+  }
+
+  @Override
+  public List<Digest> list() throws IOException {
+    List<Digest> out = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
+      for (Path p : ds) {
+        String name = p.getFileName().toString();
+        if (Digest.isValidHex(name) && Files.isDirectory(p.resolve(DIFF))) {
+          out.add(Digest.ofHex(name));
+        }
+      }
+    }
+    Collections.sort(out);
+    return out;
+  }
+
+  @Override
+  public void writeTar(Digest diffId, OutputStream out) throws IOException {
+    if (!exists(diffId)) {
+      throw notFound(diffId);
+    }
+    new TarWriter(diffDir(diffId), out).write();
+  }
+
+  private Path layerDir(Digest diffId) {
+    return root.resolve(diffId.hex());
+  }
+
+  private static EngineException notFound(Digest diffId) {
+    return EngineException.notFound("layer %s does not exist", diffId);
+  }
+
+  private static void fsyncDir(Path dir) throws IOException {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    }
+  }
+
+  /** Deletes a tree without following symlinks; as non-root, opens up read-only directories first. */
+  static void deleteTree(Path top) throws IOException {
+    if (!Files.exists(top, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    boolean privileged = Posix.euid() == 0;
+    Files.walkFileTree(top, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+        if (!privileged) {
+          Posix.chmod(dir, 0700);
+        }
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+        Files.delete(file);
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+        if (e != null) {
+          throw e;
+        }
+        Files.delete(dir);
+        return FileVisitResult.CONTINUE;
+      }
+    });
+  }
+}
