@@ -13,6 +13,7 @@ import berth.engine.content.Digest;
 import berth.engine.errdefs.EngineException;
 import berth.engine.events.EventBus;
 import berth.engine.layer.LayerStore;
+import berth.engine.layer.UnpackedLayer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -48,6 +49,8 @@ public final class ImageService implements ImagesBackend {
   final ImageStore store;
   final EventBus events;
   private final Map<String, JsonNode> configs = new ConcurrentHashMap<>();
+  /** Unpacked sizes by diffID; a layer's content never changes, so its size is read from disk once. */
+  private final Map<String, Long> layerSizes = new ConcurrentHashMap<>();
   private int ingesting;
 
   public ImageService(ContentStore content, LayerStore layers, ImageStore store, EventBus events) {
@@ -113,8 +116,12 @@ public final class ImageService implements ImagesBackend {
   }
 
   List<String> tagsOf(String id) {
+    return tags(store.refsOf(id));
+  }
+
+  private static List<String> tags(List<String> refs) {
     List<String> out = new ArrayList<>();
-    for (String r : store.refsOf(id)) {
+    for (String r : refs) {
       Reference ref = Reference.parse(r);
       if (ref.tag() != null) {
         out.add(ref.familiar());
@@ -132,11 +139,30 @@ public final class ImageService implements ImagesBackend {
   }
 
   long layerSize(String diffId) {
+    Long cached = layerSizes.get(diffId);
+    if (cached != null) {
+      return cached;
+    }
     try {
-      return layers.size(Digest.parse(diffId));
+      long size = layers.size(Digest.parse(diffId));
+      layerSizes.put(diffId, size);
+      return size;
     } catch (IOException | EngineException e) {
       return 0;
     }
+  }
+
+  /** The unpacked layer of a blob some image already holds (blob and layer both present), or null. */
+  UnpackedLayer knownLayer(Digest blob) {
+    String b = blob.toString();
+    for (ImageRecord r : store.all()) {
+      for (ImageRecord.LayerRef l : r.layers()) {
+        if (l.digest().equals(b) && content.exists(blob) && layers.exists(Digest.parse(l.diffId()))) {
+          return new UnpackedLayer(Digest.parse(l.diffId()), layerSize(l.diffId()));
+        }
+      }
+    }
+    return null;
   }
 
   long size(ImageRecord r) {
@@ -178,11 +204,12 @@ public final class ImageService implements ImagesBackend {
         r.layers().forEach(l -> layerUse.merge(l.diffId(), 1, Integer::sum));
       }
     }
+    Map<String, List<String>> refsById = store.refsById();
     List<ImageSummary> out = new ArrayList<>();
     for (ImageRecord r : all0) {
       JsonNode cfg = config(r);
       long created = ImageConfigs.createdNano(cfg);
-      List<String> tags = tagsOf(r.id());
+      List<String> tags = tags(refsById.getOrDefault(r.id(), List.of()));
       boolean isDangling = tags.isEmpty() && (r.repoDigests() == null || r.repoDigests().isEmpty());
       if (dangling != null && dangling != isDangling) {
         continue;
@@ -490,6 +517,7 @@ public final class ImageService implements ImagesBackend {
       for (Digest d : layers.list()) {
         if (!keep.contains(d.toString())) {
           layers.delete(d);
+          layerSizes.remove(d.toString());
         }
       }
     } catch (IOException e) {

@@ -107,6 +107,13 @@ public final class ImageStore {
     return out;
   }
 
+  /** Every image's references, sorted, in one pass (for listings). */
+  public synchronized Map<String, List<String>> refsById() {
+    Map<String, List<String>> out = new HashMap<>();
+    refs.forEach((r, i) -> out.computeIfAbsent(i, k -> new ArrayList<>()).add(r));
+    return out;
+  }
+
   /** Image IDs whose hex starts with the given prefix. */
   public synchronized List<String> byPrefix(String hexPrefix) {
     List<String> out = new ArrayList<>();
