@@ -13,6 +13,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -145,6 +146,14 @@ final class ArchiveLoader {
       return;
     }
     String mediaType = layerMediaType(head);
+    UnpackedLayer known = named == null ? null : svc.knownLayer(named);
+    if (known != null) {
+      // The engine has this blob and its unpacked layer: check the bytes are what the name says,
+      // and skip storing and unpacking them again.
+      long n = verify(peek, named, name);
+      files.put(name, new Entry(named, n, null, known, mediaType));
+      return;
+    }
     UnpackedLayer layer;
     Digest digest;
     long written;
@@ -164,6 +173,22 @@ final class ArchiveLoader {
           "progress", "[==================================================>]  " + mb + "/" + mb,
           "id", layer.diffId().hex().substring(0, 12)));
     }
+  }
+
+  private static long verify(InputStream in, Digest expected, String name) throws IOException {
+    MessageDigest sha = Digest.newSha256();
+    byte[] buf = new byte[256 << 10];
+    long total = 0;
+    int n;
+    while ((n = in.read(buf)) > 0) {
+      sha.update(buf, 0, n);
+      total += n;
+    }
+    Digest actual = Digest.fromBytes(sha.digest());
+    if (!actual.equals(expected)) {
+      throw EngineException.invalid("invalid archive: digest mismatch for %s: content is %s", name, actual);
+    }
+    return total;
   }
 
   private static Digest blobName(String name) {
@@ -216,7 +241,8 @@ final class ArchiveLoader {
     try {
       return ImageService.JSON.readTree(e.data());
     } catch (IOException ex) {
-      throw EngineException.invalid("invalid archive: malformed %s: %s", what, ex.getMessage());
+      throw EngineException.invalid("invalid archive: malformed %s: %s", what,
+          ex instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : ex.getMessage());
     }
   }
 
@@ -337,7 +363,8 @@ final class ArchiveLoader {
     try {
       cfg = ImageService.JSON.readTree(config);
     } catch (IOException e) {
-      throw EngineException.invalid("invalid archive: image config is not valid JSON: %s", e.getMessage());
+      throw EngineException.invalid("invalid archive: image config is not valid JSON: %s",
+          e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage());
     }
     if (cfg == null || !cfg.isObject() || !cfg.path("rootfs").path("diff_ids").isArray()) {
       throw EngineException.invalid("invalid archive: image config has no rootfs.diff_ids");
