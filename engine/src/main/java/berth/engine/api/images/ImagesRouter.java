@@ -18,9 +18,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /** The image endpoints: list, inspect, history, load, save, import, tag, delete, prune. */
 public final class ImagesRouter implements Router {
+  private static final Logger LOG = Logger.getLogger(ImagesRouter.class.getName());
   private final ImagesBackend backend;
 
   public ImagesRouter(ImagesBackend backend) {
@@ -167,6 +170,9 @@ public final class ImagesRouter implements Router {
 
   /** Reports a failure inside an already-started JSON stream, as dockerd's streamformatter.FormatError. */
   static void sendError(JsonStream out, Exception e) throws IOException {
+    if (ErrorResponder.statusOf(e) >= 500) {
+      LOG.log(Level.WARNING, "image operation failed", e);
+    }
     String msg = ErrorResponder.messageOf(e);
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("errorDetail", Map.of("message", msg));
