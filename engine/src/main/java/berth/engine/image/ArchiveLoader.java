@@ -4,6 +4,7 @@ import berth.engine.api.types.JsonStream;
 import berth.engine.content.ContentWriter;
 import berth.engine.content.Digest;
 import berth.engine.errdefs.EngineException;
+import berth.engine.layer.TarPaths;
 import berth.engine.layer.UnpackedLayer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -14,9 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.security.MessageDigest;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -105,22 +104,13 @@ final class ArchiveLoader {
     if (name.startsWith("/")) {
       throw EngineException.invalid("invalid archive: absolute path %s", original);
     }
-    Deque<String> parts = new ArrayDeque<>();
-    for (String p : name.split("/")) {
-      if (p.isEmpty() || p.equals(".")) {
-        continue;
-      }
-      if (p.equals("..")) {
-        if (parts.isEmpty()) {
-          throw EngineException.invalid("invalid archive: path %s escapes the archive", original);
-        }
-        parts.removeLast();
-      } else {
-        parts.addLast(p);
-      }
+    String clean = TarPaths.normalize(name);
+    if (clean == null) {
+      throw EngineException.invalid("invalid archive: path %s escapes the archive", original);
     }
-    return String.join("/", parts);
+    return clean;
   }
+
 
   private void ingest(String name, InputStream entry, long size, boolean quiet, JsonStream out) throws IOException {
     BufferedInputStream peek = new BufferedInputStream(entry, 1 << 16);

@@ -365,22 +365,13 @@ final class TarUnpacker {
     if (name.indexOf('\0') >= 0) {
       throw EngineException.invalid("invalid layer: NUL in entry name: %s", name);
     }
-    List<String> parts = new ArrayList<>();
-    for (String seg : name.split("/")) {
-      if (seg.isEmpty() || seg.equals(".")) {
-        continue;
-      }
-      if (seg.equals("..")) {
-        if (parts.isEmpty()) {
-          throw EngineException.invalid("invalid layer: path escapes layer root: %s", name);
-        }
-        parts.remove(parts.size() - 1);
-      } else {
-        parts.add(seg);
-      }
+    String clean = TarPaths.normalize(name);
+    if (clean == null) {
+      throw EngineException.invalid("invalid layer: path escapes layer root: %s", name);
     }
-    return String.join("/", parts);
+    return clean;
   }
+
 
   private static String typeFlag(TarArchiveEntry e) {
     if (e.isGNUSparse() || e.isSparse()) {
