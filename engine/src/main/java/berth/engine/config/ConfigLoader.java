@@ -55,7 +55,8 @@ public final class ConfigLoader {
     try {
       tree = MAPPER.readTree(bytes);
     } catch (IOException e) {
-      throw new InvalidConfigException("invalid JSON in config file " + file + ": " + e.getMessage());
+      String why = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+      throw new InvalidConfigException("invalid JSON in config file " + file + ": " + why);
     }
     if (tree == null || tree.isMissingNode() || tree.isEmpty() && !tree.isObject()) {
       return EngineConfig.empty();
@@ -88,9 +89,14 @@ public final class ConfigLoader {
   static Set<String> knownKeys() {
     Set<String> keys = new TreeSet<>();
     for (var c : EngineConfig.class.getRecordComponents()) {
-      keys.add(c.getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class).value());
+      keys.add(key(c));
     }
     return keys;
+  }
+
+  /** The daemon.json key of a field (its @JsonProperty, which Java puts on the accessor). */
+  private static String key(java.lang.reflect.RecordComponent c) {
+    return c.getAccessor().getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class).value();
   }
 
   /** Merges flags over the file; a key set by both is an error naming each such key and both values. */
@@ -102,7 +108,7 @@ public final class ConfigLoader {
       Object f = get(c, file);
       Object g = get(c, flags);
       if (f != null && g != null) {
-        String key = c.getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class).value();
+        String key = key(c);
         conflicts.add(key + ": (from flag: " + g + ", from file: " + f + ")");
       }
       values[i++] = g != null ? g : f;
