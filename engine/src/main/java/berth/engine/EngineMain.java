@@ -93,22 +93,30 @@ public final class EngineMain implements Callable<Integer> {
     if (config.pidFile() != null) {
       Files.writeString(Path.of(config.pidFile()), ProcessHandle.current().pid() + "\n");
     }
+    // SIGTERM and SIGINT end the engine cleanly with status 0, as dockerd does; a JVM shutdown hook
+    // would report 143. The hook stays for other exits (System.exit, a fatal error).
     CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      Logger.getLogger("berth").info("shutting down");
-      try {
-        engine.close();
-        if (config.pidFile() != null) {
-          Files.deleteIfExists(Path.of(config.pidFile()));
-        }
-      } catch (IOException e) {
-        Logger.getLogger("berth").log(Level.WARNING, "error during shutdown", e);
-      }
-      stopped.countDown();
-    }, "shutdown"));
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> stopped.countDown());
+    sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> stopped.countDown());
+    Thread hook = new Thread(() -> shutDown(engine, config), "shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
     Logger.getLogger("berth").info("Berth engine " + Version.VERSION + " ready (data root " + config.dataRoot() + ")");
     stopped.await();
+    Runtime.getRuntime().removeShutdownHook(hook);
+    shutDown(engine, config);
     return 0;
+  }
+
+  private static void shutDown(Engine engine, EngineConfig config) {
+    Logger.getLogger("berth").info("shutting down");
+    try {
+      engine.close();
+      if (config.pidFile() != null) {
+        Files.deleteIfExists(Path.of(config.pidFile()));
+      }
+    } catch (IOException e) {
+      Logger.getLogger("berth").log(Level.WARNING, "error during shutdown", e);
+    }
   }
 
   private static void setUpLogging(boolean debug) {
