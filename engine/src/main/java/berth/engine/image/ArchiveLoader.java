@@ -21,6 +21,8 @@ import java.util.List;
 import java.util.Map;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.apache.commons.compress.archivers.tar.TarUtils;
 import org.apache.commons.io.input.TeeInputStream;
 
 /**
@@ -114,11 +116,11 @@ final class ArchiveLoader {
 
   private void ingest(String name, InputStream entry, long size, boolean quiet, JsonStream out) throws IOException {
     BufferedInputStream peek = new BufferedInputStream(entry, 1 << 16);
-    peek.mark(16);
-    byte[] head = peek.readNBytes(8);
+    peek.mark(TarConstants.DEFAULT_RCDSIZE);
+    byte[] head = peek.readNBytes(TarConstants.DEFAULT_RCDSIZE);
     peek.reset();
     Digest named = blobName(name);
-    boolean small = size == 0 || isMetadataName(name) || looksLikeJson(head);
+    boolean small = size == 0 || isMetadataName(name) || !looksLikeLayer(head);
     if (small) {
       if (size > SMALL_LIMIT) {
         if (named != null) {
@@ -194,16 +196,28 @@ final class ArchiveLoader {
         || base.equals("oci-layout");
   }
 
-  private static boolean looksLikeJson(byte[] head) {
-    for (byte b : head) {
-      if (b == '{' || b == '[') {
-        return true;
-      }
-      if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
-        return false;
-      }
+  /**
+   * A blob is taken for a layer when it starts as a compressed stream (gzip, zstd, bzip2) or as a tar
+   * archive: a header with a valid checksum, or the all-zero block of an empty tar. Anything else
+   * (configs, manifests, stray files) is kept as data, so that a bad config is reported as a config.
+   */
+  static boolean looksLikeLayer(byte[] head) {
+    if (!layerMediaType(head).endsWith(".tar")
+        || head.length >= 3 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h') {
+      return true;
     }
-    return false;
+    if (head.length < TarConstants.DEFAULT_RCDSIZE) {
+      return false;
+    }
+    boolean zero = true;
+    for (byte b : head) {
+      zero &= b == 0;
+    }
+    try {
+      return zero || TarUtils.verifyCheckSum(head);
+    } catch (IllegalArgumentException notOctal) {
+      return false; // the checksum field does not even hold a number: not a tar header
+    }
   }
 
   static String layerMediaType(byte[] head) {

@@ -142,7 +142,9 @@ final class TarUnpacker {
     if (e instanceof EngineException ee) {
       throw ee;
     }
-    String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    String msg = e.getMessage() != null ? e.getMessage()
+        : e instanceof java.io.EOFException ? "unexpected end of data (the layer is truncated)"
+        : "unreadable data (" + e.getClass().getSimpleName() + ")";
     throw new EngineException(ErrorKind.INVALID_PARAMETER, "invalid layer: " + msg, e);
   }
 
