@@ -9,8 +9,8 @@ import java.util.logging.Logger;
 
 /**
  * Turns a handler's failure into Docker's {@code {"message": ...}} reply with the status of its
- * {@link ErrorKind}. The one place errors become HTTP statuses. Stack traces are logged for 5xx only
- * and never sent to the client.
+ * {@link ErrorKind}. The one place errors become HTTP statuses. Stack traces are logged only for
+ * failures nobody classified (500) and are never sent to the client.
  */
 public final class ErrorResponder {
   private static final Logger LOG = Logger.getLogger(ErrorResponder.class.getName());
@@ -35,7 +35,7 @@ public final class ErrorResponder {
 
   static void respond(ApiRequest req, ApiResponse res, Throwable t) {
     int status = statusOf(t);
-    if (status >= 500) {
+    if (EngineException.kindOf(t) == ErrorKind.SYSTEM) {
       LOG.log(Level.WARNING, req.method() + " " + req.path() + " failed", t);
     } else {
       LOG.fine(() -> req.method() + " " + req.path() + " -> " + status + ": " + t.getMessage());

@@ -170,7 +170,7 @@ public final class ImagesRouter implements Router {
 
   /** Reports a failure inside an already-started JSON stream, as dockerd's streamformatter.FormatError. */
   static void sendError(JsonStream out, Exception e) throws IOException {
-    if (ErrorResponder.statusOf(e) >= 500) {
+    if (EngineException.kindOf(e) == berth.engine.errdefs.ErrorKind.SYSTEM) {
       LOG.log(Level.WARNING, "image operation failed", e);
     }
     String msg = ErrorResponder.messageOf(e);
