@@ -23,20 +23,22 @@ public final class EventBus {
 
   /** Records and delivers an event stamped now. */
   public void publish(String type, String action, String actorId, Map<String, String> attributes) {
-    Event e;
     synchronized (history) {
       Instant now = Instant.now();
       long nano = now.getEpochSecond() * 1_000_000_000L + now.getNano();
       lastNano = Math.max(nano, lastNano + 1); // strictly increasing, so since/until are exact
-      e = new Event(type, action, actorId, Map.copyOf(attributes), lastNano);
+      Event e = new Event(type, action, actorId, Map.copyOf(attributes), lastNano);
       history.addLast(e);
       if (history.size() > HISTORY) {
         history.removeFirst();
       }
-    }
-    for (Subscription s : subscribers) {
-      if (s.filter.test(e)) {
-        s.queue.offer(e);
+      // Delivered under the same lock as the history, as dockerd's events.Log publishes under its mutex:
+      // otherwise a subscribe() between the two steps gets the event both in its snapshot and in its
+      // queue, and two publishers can enqueue out of timeNano order.
+      for (Subscription s : subscribers) {
+        if (s.filter.test(e)) {
+          s.queue.offer(e);
+        }
       }
     }
   }
@@ -44,6 +46,7 @@ public final class EventBus {
   /**
    * Subscribes to events matching the filter; the snapshot holds the recorded events that matched
    * (taken atomically with the subscription, so none is missed or repeated). Close to unsubscribe.
+   * The filter runs under the bus's lock: it must be quick and must not publish.
    */
   public Subscription subscribe(Predicate<Event> filter) {
     Subscription s = new Subscription(filter);
