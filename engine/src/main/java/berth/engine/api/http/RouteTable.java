@@ -47,12 +47,16 @@ public final class RouteTable {
       path = path.substring(0, path.length() - 1);
     }
     boolean pathKnown = false;
+    boolean belowMinVersion = false;
     for (Route r : routes) {
       Map<String, String> params = r.match(path);
       if (params == null) {
         continue;
       }
       if (r.minVersion() != null && version.compareTo(r.minVersion()) < 0) {
+        // not a route at this version: 404, even when another route's pattern (DELETE /images/{name:.*})
+        // also matches the path and would otherwise make it a 405
+        belowMinVersion |= r.method().equals(method);
         continue;
       }
       pathKnown = true;
@@ -61,7 +65,7 @@ public final class RouteTable {
         return new Match(r, params, version, path);
       }
     }
-    if (pathKnown) {
+    if (pathKnown && !belowMinVersion) {
       throw new EngineException(ErrorKind.METHOD_NOT_ALLOWED, "method " + method + " is not allowed on " + path);
     }
     throw EngineException.notFound("page not found");
