@@ -58,8 +58,8 @@ public final class ConfigLoader {
       String why = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
       throw new InvalidConfigException("invalid JSON in config file " + file + ": " + why);
     }
-    if (tree == null || tree.isMissingNode() || tree.isEmpty() && !tree.isObject()) {
-      return EngineConfig.empty();
+    if (tree == null || tree.isMissingNode() || tree.isNull()) {
+      return EngineConfig.empty(); // an empty file, or JSON null (which dockerd also reads as "nothing set")
     }
     if (!tree.isObject()) {
       throw new InvalidConfigException("config file " + file + " must hold a JSON object");
