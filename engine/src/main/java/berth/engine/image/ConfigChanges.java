@@ -68,7 +68,19 @@ final class ConfigChanges {
           if (!p.matches("[0-9]+(-[0-9]+)?(/(tcp|udp|sctp))?")) {
             throw EngineException.invalid("invalid containerPort: %s", p);
           }
-          ports.putObject(p.contains("/") ? p : p + "/tcp");
+          int slash = p.indexOf('/');
+          String proto = slash < 0 ? "tcp" : p.substring(slash + 1);
+          String range = slash < 0 ? p : p.substring(0, slash);
+          int dash = range.indexOf('-');
+          int first = parsePort(dash < 0 ? range : range.substring(0, dash), p);
+          int last = dash < 0 ? first : parsePort(range.substring(dash + 1), p);
+          if (last < first) {
+            throw EngineException.invalid("invalid range specified for containerPort: %s", p);
+          }
+          // one key per port, as nat.ParsePortSpecs expands "8080-8082" in dockerd's EXPOSE
+          for (int port = first; port <= last; port++) {
+            ports.putObject(port + "/" + proto);
+          }
         }
       }
       case "VOLUME" -> {
@@ -114,15 +126,31 @@ final class ConfigChanges {
     return a;
   }
 
-  /** key=value pairs (values may be double-quoted), or the legacy "key value" form. */
+  private static int parsePort(String s, String spec) {
+    try {
+      int port = Integer.parseInt(s);
+      if (port <= 65535) {
+        return port;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw EngineException.invalid("invalid containerPort: %s", spec);
+  }
+
+  /**
+   * key=value pairs (values may be double-quoted), or the legacy "key value" form. As in dockerd's
+   * parseNameVal, the first word decides: without '=' in it, the line is "key value" and the value is the
+   * rest of the line, '=' included.
+   */
   private static List<String[]> pairs(String arg, String op) {
     List<String[]> out = new ArrayList<>();
-    if (!arg.contains("=")) {
-      int sp = arg.indexOf(' ');
-      if (sp < 0) {
-        throw EngineException.invalid("%s names can not be blank", op);
+    String[] firstAndRest = arg.split("\\s+", 2);
+    if (!firstAndRest[0].contains("=")) {
+      if (firstAndRest.length < 2) {
+        throw EngineException.invalid("%s must have two arguments", op);
       }
-      out.add(new String[] {arg.substring(0, sp), arg.substring(sp + 1).trim()});
+      out.add(new String[] {firstAndRest[0], firstAndRest[1].trim()});
       return out;
     }
     int i = 0;
