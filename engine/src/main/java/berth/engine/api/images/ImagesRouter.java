@@ -109,14 +109,42 @@ public final class ImagesRouter implements Router {
     String repo = req.query("repo");
     String tag = req.query("tag");
     List<String> changes = new ArrayList<>(req.queryAll("changes"));
-    var out = res.stream(200, "application/json");
+    // As dockerd: a failure before anything was sent gets its own status; after, it goes in-band.
+    LazyStream out = new LazyStream(res);
     try (InputStream body = fromSrc.equals("-") ? req.body() : download(fromSrc)) {
-      String id = backend.importImage(body, repo, tag, req.query("message"), changes, req.query("platform"), out::writeJson);
-      out.writeJson(Map.of("status", id));
+      String id = backend.importImage(body, repo, tag, req.query("message"), changes, req.query("platform"), out);
+      out.send(Map.of("status", id));
     } catch (Exception e) {
-      sendError(out::writeJson, e);
+      if (!res.committed()) {
+        throw e;
+      }
+      sendError(out, e);
     }
     out.close();
+  }
+
+  /** A JSON stream whose HTTP reply starts with the first message. */
+  private static final class LazyStream implements JsonStream {
+    private final ApiResponse res;
+    private ApiResponse.ResponseStream stream;
+
+    LazyStream(ApiResponse res) {
+      this.res = res;
+    }
+
+    @Override
+    public void send(Object message) throws IOException {
+      if (stream == null) {
+        stream = res.stream(200, "application/json");
+      }
+      stream.writeJson(message);
+    }
+
+    void close() {
+      if (stream != null) {
+        stream.close();
+      }
+    }
   }
 
   private static InputStream download(String url) throws IOException {

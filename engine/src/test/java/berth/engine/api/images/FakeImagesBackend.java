@@ -124,6 +124,14 @@ final class FakeImagesBackend implements ImagesBackend {
       String platform, JsonStream out) throws IOException {
     imported = tar.readAllBytes();
     importArgs = java.util.Arrays.asList(repo, tag, message, changes, platform);
+    String body = new String(imported, java.nio.charset.StandardCharsets.UTF_8);
+    if (body.startsWith("!")) { // fails before anything is sent
+      throw berth.engine.errdefs.EngineException.invalid("%s", body.substring(1));
+    }
+    if (body.startsWith("progress!")) { // fails after progress was sent
+      out.send(java.util.Map.of("status", "Importing"));
+      throw berth.engine.errdefs.EngineException.invalid("%s", body.substring(9));
+    }
     String id = "sha256:" + "c".repeat(64);
     add(id, imported.length);
     if (repo != null) {

@@ -231,6 +231,22 @@ class ImagesRouterTest {
   }
 
   @Test
+  void importFailingBeforeAnyOutputGetsItsOwnStatus() {
+    ApiReply r = server.post("/images/create?fromSrc=-&repo=x", "application/x-tar", utf8("!invalid layer: empty"));
+    assertEquals(400, r.status(), r::toString);
+    assertEquals("invalid layer: empty", r.message());
+  }
+
+  @Test
+  void importFailingAfterProgressReportsTheErrorInBand() {
+    ApiReply r = server.post("/images/create?fromSrc=-&repo=x", "application/x-tar", utf8("progress!disk full"));
+    assertEquals(200, r.status(), r::toString);
+    List<JsonNode> lines = r.jsonLines();
+    assertEquals("Importing", lines.get(0).get("status").asText());
+    assertEquals("disk full", lines.get(1).get("errorDetail").get("message").asText());
+  }
+
+  @Test
   void saveStreamsTheArchiveOfTheNamedImages() {
     ApiReply r = server.get("/images/get?names=busybox&names=" + q(DANGLING_ID));
     assertEquals(200, r.status());
