@@ -41,9 +41,10 @@ public final class DataRoot {
     return root.resolve("tmp");
   }
 
-  /** Creates the directories (mode 0711 for the root, as dockerd). */
+  /** Creates the directories; the root gets mode 0711 (others may traverse, not list), as dockerd's. */
   public void create() throws IOException {
     Files.createDirectories(root);
+    Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
     for (Path p : new Path[] {content(), layers(), images(), tmp()}) {
       Files.createDirectories(p);
     }
