@@ -77,9 +77,11 @@ public final class Host {
     return ProcessHandle.current().pid();
   }
 
+  /** The first line of a /proc or /sys file; Files.readString can cut such files short on JDK 17. */
   private static String read(String path, String dflt) {
     try {
-      return Files.readString(Path.of(path)).trim();
+      var lines = Files.readAllLines(Path.of(path), StandardCharsets.UTF_8);
+      return lines.isEmpty() ? dflt : lines.get(0).trim();
     } catch (IOException e) {
       return dflt;
     }
