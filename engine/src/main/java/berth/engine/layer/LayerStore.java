@@ -45,4 +45,22 @@ public interface LayerStore {
    * entries, in sorted order; NOT_FOUND if there is no such layer. Does not close {@code out}.
    */
   void writeTar(Digest diffId, OutputStream out) throws IOException;
+
+  /**
+   * Creates the writable layer {@code key} over the given diffs (bottom first) and returns the
+   * overlay mount that shows them with the writable layer on top. Idempotent: preparing an existing
+   * key returns the same writable directory with its content kept. NOT_FOUND if a diff is absent;
+   * INVALID_PARAMETER for a key that is not [A-Za-z0-9_.-] (1–128, not starting with '.') or when the
+   * mount options would exceed what one overlay mount takes.
+   */
+  MountSpec prepare(String key, List<Digest> diffIds) throws IOException;
+
+  /** The upper directory of a writable layer: what the container changed. */
+  Path writableDir(String key);
+
+  /** Removes a writable layer, which must not be mounted; no error if absent. */
+  void removeWritable(String key) throws IOException;
+
+  /** The keys of every writable layer. */
+  List<String> writableKeys() throws IOException;
 }

@@ -35,6 +35,13 @@ public final class OverlayLayerStore implements LayerStore {
   private static final String DIFF = "diff";
   private static final String SIZE = "size";
 
+  private static final String WORK = "work";
+  private static final String RW = "rw";
+  private static final String EMPTY = "empty";
+  /** mount(2) copies at most one page of option data. */
+  private static final int MAX_MOUNT_DATA = 4095;
+  private static final java.util.regex.Pattern KEY = java.util.regex.Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}");
+
   private final Path root;
   private final Path tmp;
 
@@ -43,6 +50,8 @@ public final class OverlayLayerStore implements LayerStore {
     this.root = root;
     this.tmp = root.resolve("tmp");
     Files.createDirectories(tmp);
+    Files.createDirectories(root.resolve(RW));
+    Files.createDirectories(root.resolve(EMPTY));
     try (DirectoryStream<Path> stale = Files.newDirectoryStream(tmp)) {
       for (Path p : stale) {
         deleteTree(p);
@@ -125,6 +134,64 @@ public final class OverlayLayerStore implements LayerStore {
     }
     Collections.sort(out);
     return out;
+  }
+
+  @Override
+  public MountSpec prepare(String key, List<Digest> diffIds) throws IOException {
+    Path dir = writableRoot(key);
+    List<String> lower = new ArrayList<>();
+    for (int i = diffIds.size() - 1; i >= 0; i--) { // overlay lists the topmost lower dir first
+      Digest d = diffIds.get(i);
+      if (!exists(d)) {
+        throw notFound(d);
+      }
+      lower.add(diffDir(d).toString());
+    }
+    if (lower.isEmpty()) {
+      lower.add(root.resolve(EMPTY).toString()); // overlay needs one lower dir: a FROM-scratch image has none
+    }
+    Files.createDirectories(dir.resolve(DIFF));
+    Files.createDirectories(dir.resolve(WORK));
+    MountSpec spec = new MountSpec("overlay", "overlay", List.of("lowerdir=" + String.join(":", lower),
+        "upperdir=" + dir.resolve(DIFF), "workdir=" + dir.resolve(WORK)));
+    if (spec.data().length() > MAX_MOUNT_DATA) {
+      throw EngineException.invalid("too many layers for one overlay mount: %d layers, %d bytes of mount options",
+          diffIds.size(), spec.data().length());
+    }
+    return spec;
+  }
+
+  @Override
+  public Path writableDir(String key) {
+    return writableRoot(key).resolve(DIFF);
+  }
+
+  @Override
+  public void removeWritable(String key) throws IOException {
+    Path doomed = tmp.resolve(UUID.randomUUID().toString());
+    try {
+      Files.move(writableRoot(key), doomed, StandardCopyOption.ATOMIC_MOVE);
+    } catch (NoSuchFileException e) {
+      return;
+    }
+    deleteTree(doomed);
+  }
+
+  @Override
+  public List<String> writableKeys() throws IOException {
+    List<String> out = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(root.resolve(RW))) {
+      ds.forEach(p -> out.add(p.getFileName().toString()));
+    }
+    Collections.sort(out);
+    return out;
+  }
+
+  private Path writableRoot(String key) {
+    if (!KEY.matcher(key).matches()) {
+      throw EngineException.invalid("invalid writable layer key: %s", key);
+    }
+    return root.resolve(RW).resolve(key);
   }
 
   @Override
