@@ -50,8 +50,6 @@ public final class OverlayLayerStore implements LayerStore {
     this.root = root;
     this.tmp = root.resolve("tmp");
     Files.createDirectories(tmp);
-    Files.createDirectories(root.resolve(RW));
-    Files.createDirectories(root.resolve(EMPTY));
     try (DirectoryStream<Path> stale = Files.newDirectoryStream(tmp)) {
       for (Path p : stale) {
         deleteTree(p);
@@ -148,7 +146,8 @@ public final class OverlayLayerStore implements LayerStore {
       lower.add(diffDir(d).toString());
     }
     if (lower.isEmpty()) {
-      lower.add(root.resolve(EMPTY).toString()); // overlay needs one lower dir: a FROM-scratch image has none
+      // overlay needs one lower dir: a FROM-scratch image has none
+      lower.add(Files.createDirectories(root.resolve(EMPTY)).toString());
     }
     Files.createDirectories(dir.resolve(DIFF));
     Files.createDirectories(dir.resolve(WORK));
@@ -180,6 +179,9 @@ public final class OverlayLayerStore implements LayerStore {
   @Override
   public List<String> writableKeys() throws IOException {
     List<String> out = new ArrayList<>();
+    if (!Files.isDirectory(root.resolve(RW))) {
+      return out;
+    }
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(root.resolve(RW))) {
       ds.forEach(p -> out.add(p.getFileName().toString()));
     }
