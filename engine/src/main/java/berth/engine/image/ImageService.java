@@ -52,12 +52,18 @@ public final class ImageService implements ImagesBackend {
   /** Unpacked sizes by diffID; a layer's content never changes, so its size is read from disk once. */
   private final Map<String, Long> layerSizes = new ConcurrentHashMap<>();
   private int ingesting;
+  private volatile ImageUsers users = ImageUsers.NONE;
 
   public ImageService(ContentStore content, LayerStore layers, ImageStore store, EventBus events) {
     this.content = content;
     this.layers = layers;
     this.store = store;
     this.events = events;
+  }
+
+  /** Tells the service about containers (wired once, by Engine: the two services need each other). */
+  public void setUsers(ImageUsers users) {
+    this.users = users;
   }
 
   // ---- lookup ----------------------------------------------------------------------------------
@@ -99,6 +105,17 @@ public final class ImageService implements ImagesBackend {
       }
     }
     throw noSuchImage(ref != null ? ref.familiar() : name);
+  }
+
+  /** An image as a container needs it: its ID, its diffIDs (bottom first) and its config object. */
+  public record Resolved(String id, List<String> diffIds, JsonNode config) {}
+
+  /** Finds an image by reference or ID for a new container; NOT_FOUND "No such image: x" if absent. */
+  public Resolved resolve(String name) {
+    ImageRecord r = find(name).image();
+    List<String> diffIds = new ArrayList<>();
+    r.layers().forEach(l -> diffIds.add(l.diffId()));
+    return new Resolved(r.id(), diffIds, config(r));
   }
 
   static EngineException noSuchImage(String name) {
@@ -192,7 +209,7 @@ public final class ImageService implements ImagesBackend {
     long since = f.has("since") ? createdOfFilter(f.get("since")) : Long.MIN_VALUE;
     long until = Long.MAX_VALUE;
     for (String u : f.get("until")) {
-      until = Math.min(until, untilNano(u));
+      until = Math.min(until, Filters.untilNano(u));
     }
     List<Pattern> refPatterns = new ArrayList<>();
     f.get("reference").forEach(p -> refPatterns.add(Glob.compile(p)));
@@ -272,25 +289,7 @@ public final class ImageService implements ImagesBackend {
     return t;
   }
 
-  /** An until value: a unix timestamp, an RFC 3339 time, or a Go duration before now ("24h", "10m"). */
-  static long untilNano(String v) {
-    long now = Instant.now().getEpochSecond() * 1_000_000_000L;
-    var m = Pattern.compile("^([0-9]+)(h|m|s)$").matcher(v);
-    if (m.matches()) {
-      long n = Long.parseLong(m.group(1));
-      long unit = switch (m.group(2)) { case "h" -> 3600L; case "m" -> 60L; default -> 1L; };
-      return now - n * unit * 1_000_000_000L;
-    }
-    try {
-      return new java.math.BigDecimal(v).movePointRight(9).longValue();
-    } catch (NumberFormatException e) {
-      long t = ImageConfigs.parseTimeNano(v);
-      if (t == 0) {
-        throw EngineException.invalid("invalid value for until: %s", v);
-      }
-      return t;
-    }
-  }
+
 
   @Override
   public ImageInspect inspect(String name) {
@@ -392,6 +391,17 @@ public final class ImageService implements ImagesBackend {
         items.add(ImageDeleteItem.untagged(f.ref().familiar()));
         return items;
       }
+      List<String> usedBy = users.containersUsing(id);
+      if (!usedBy.isEmpty() && !force) {
+        // dockerd's conflictSoft: a stopped container keeps the image unless forced (daemon/images/image_delete.go)
+        String ctr = usedBy.get(0).substring(0, 12);
+        if (f.ref() != null) {
+          throw EngineException.conflict("conflict: unable to remove repository reference \"%s\" (must force) - "
+              + "container %s is using its referenced image %s", name, ctr, id.substring(7, 19));
+        }
+        throw EngineException.conflict("conflict: unable to delete %s (must be forced) - image is being used by "
+            + "stopped container %s", id.substring(7, 19), ctr);
+      }
       if (f.ref() == null && refs.size() > 1 && !force) {
         throw EngineException.conflict("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories",
             id.substring(7, 19));
@@ -430,7 +440,7 @@ public final class ImageService implements ImagesBackend {
     }
     long until = Long.MAX_VALUE;
     for (String u : f.get("until")) {
-      until = Math.min(until, untilNano(u));
+      until = Math.min(until, Filters.untilNano(u));
     }
     List<ImageDeleteItem> items = new ArrayList<>();
     Set<String> diffsBefore = new HashSet<>();
@@ -441,7 +451,7 @@ public final class ImageService implements ImagesBackend {
       for (ImageRecord r : store.all()) {
         JsonNode cfg = config(r);
         List<String> refs = store.refsOf(r.id());
-        if (danglingOnly && !refs.isEmpty()) {
+        if (danglingOnly && !refs.isEmpty() || !users.containersUsing(r.id()).isEmpty()) {
           continue;
         }
         if (ImageConfigs.createdNano(cfg) > until) {
@@ -497,7 +507,7 @@ public final class ImageService implements ImagesBackend {
     if (ingesting > 0) {
       return;
     }
-    Set<String> keep = new HashSet<>();
+    Set<String> keep = new HashSet<>(users.diffIdsInUse());
     for (ImageRecord r : store.all()) {
       keep.add(r.id());
       if (r.manifestDigest() != null) {

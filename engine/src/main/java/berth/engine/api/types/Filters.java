@@ -9,6 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
+import java.time.Instant;
+import java.util.regex.Pattern;
 
 /**
  * The {@code filters} query parameter: a JSON map from a key to its values, in the current form
@@ -100,5 +102,32 @@ public final class Filters {
   /** True if the filter is unset or any of its values equals the given one. */
   public boolean matchAny(String key, String value) {
     return !has(key) || get(key).contains(value);
+  }
+  /** An until value: a unix timestamp, an RFC 3339 time, or a Go duration before now ("24h", "10m"). */
+  public static long untilNano(String v) {
+    long now = Instant.now().getEpochSecond() * 1_000_000_000L;
+    var m = Pattern.compile("^([0-9]+)(h|m|s)$").matcher(v);
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      long unit = switch (m.group(2)) { case "h" -> 3600L; case "m" -> 60L; default -> 1L; };
+      return now - n * unit * 1_000_000_000L;
+    }
+    try {
+      return new java.math.BigDecimal(v).movePointRight(9).longValue();
+    } catch (NumberFormatException e) {
+      long t = parseTimeNano(v);
+      if (t == 0) {
+        throw EngineException.invalid("invalid value for until: %s", v);
+      }
+      return t;
+    }
+  }
+  private static long parseTimeNano(String s) {
+    try {
+      java.time.Instant i = java.time.Instant.parse(s);
+      return i.getEpochSecond() * 1_000_000_000L + i.getNano();
+    } catch (java.time.format.DateTimeParseException e) {
+      return 0;
+    }
   }
 }
