@@ -1,16 +1,20 @@
 package berth.engine;
 
+import berth.engine.api.containers.ContainersRouter;
 import berth.engine.api.events.EventsRouter;
 import berth.engine.api.http.ApiServer;
 import berth.engine.api.http.RouteTable;
 import berth.engine.api.images.ImagesRouter;
 import berth.engine.api.system.SystemRouter;
 import berth.engine.config.EngineConfig;
+import berth.engine.container.ContainerService;
+import berth.engine.container.ContainerStore;
 import berth.engine.content.LocalContentStore;
 import berth.engine.events.EventBus;
 import berth.engine.image.ImageService;
 import berth.engine.image.ImageStore;
 import berth.engine.layer.OverlayLayerStore;
+import berth.engine.runtime.OciSpecBuilder;
 import berth.engine.store.DataRoot;
 import berth.engine.store.EngineLock;
 import berth.engine.system.SystemService;
@@ -48,15 +52,20 @@ public final class Engine implements Closeable {
     try {
       clean(root.tmp());
       EventBus events = new EventBus();
-      ImageService images = new ImageService(new LocalContentStore(root.content()), new OverlayLayerStore(root.layers()),
+      OverlayLayerStore layers = new OverlayLayerStore(root.layers());
+      ImageService images = new ImageService(new LocalContentStore(root.content()), layers,
           new ImageStore(root.images()), events);
+      ContainerService containers = new ContainerService(new ContainerStore(root.containers()), images, layers, events,
+          new OciSpecBuilder(OciSpecBuilder.HostFacts.current()));
+      images.setUsers(containers);
       images.gc(); // whatever a crash left half-made is unreferenced: remove it
       String id = engineId(root);
-      SystemService system = new SystemService(config, id, images, events);
+      SystemService system = new SystemService(config, id, images, containers, events);
       RouteTable routes = new RouteTable(List.of(
           new SystemRouter(system),
           new EventsRouter(events, id),
-          new ImagesRouter(images)));
+          new ImagesRouter(images),
+          new ContainersRouter(containers)));
       server = new ApiServer(routes, ApiServer.standardHeaders(Version.VERSION));
       ApiServer.Tls tls = Boolean.TRUE.equals(config.tlsVerify())
           ? new ApiServer.Tls(Path.of(config.tlsCaCert()), Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;

@@ -36,6 +36,11 @@ public final class DataRoot {
     return root.resolve("image");
   }
 
+  /** Container records: containers/&lt;id&gt;/config.v2.json. */
+  public Path containers() {
+    return root.resolve("containers");
+  }
+
   /** Scratch space for work in progress (loads, imports); cleaned on start. */
   public Path tmp() {
     return root.resolve("tmp");
@@ -45,7 +50,7 @@ public final class DataRoot {
   public void create() throws IOException {
     Files.createDirectories(root);
     Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
-    for (Path p : new Path[] {content(), layers(), images(), tmp()}) {
+    for (Path p : new Path[] {content(), layers(), images(), containers(), tmp()}) {
       Files.createDirectories(p);
     }
   }

@@ -8,6 +8,7 @@ import berth.engine.api.types.Filters;
 import berth.engine.api.types.ImageSummary;
 import berth.engine.api.types.SystemVersion;
 import berth.engine.config.EngineConfig;
+import berth.engine.container.ContainerService;
 import berth.engine.events.EventBus;
 import berth.engine.image.ImageService;
 import berth.engine.sys.Host;
@@ -23,12 +24,15 @@ public final class SystemService implements SystemBackend {
   private final EngineConfig config;
   private final String engineId;
   private final ImageService images;
+  private final ContainerService containers;
   private final EventBus events;
 
-  public SystemService(EngineConfig config, String engineId, ImageService images, EventBus events) {
+  public SystemService(EngineConfig config, String engineId, ImageService images, ContainerService containers,
+      EventBus events) {
     this.config = config;
     this.engineId = engineId;
     this.images = images;
+    this.containers = containers;
     this.events = events;
   }
 
@@ -54,10 +58,11 @@ public final class SystemService implements SystemBackend {
   public Map<String, Object> info() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("ID", engineId);
-    m.put("Containers", 0);
-    m.put("ContainersRunning", 0);
-    m.put("ContainersPaused", 0);
-    m.put("ContainersStopped", 0);
+    int[] counts = containers.counts();
+    m.put("Containers", counts[0] + counts[1] + counts[2]);
+    m.put("ContainersRunning", counts[0]);
+    m.put("ContainersPaused", counts[1]);
+    m.put("ContainersStopped", counts[2]);
     m.put("Images", images.count());
     m.put("Driver", "overlay2");
     m.put("DriverStatus", List.of(List.of("Backing Filesystem", "extfs"), List.of("Supports d_type", "true"),
@@ -161,11 +166,13 @@ public final class SystemService implements SystemBackend {
       imgs = new ArrayList<>();
       for (ImageSummary s : images.list(false, Filters.none(), true)) {
         imgs.add(new ImageSummary(s.id(), s.parentId(), s.repoTags(), s.repoDigests(), s.created(), s.size(),
-            s.sharedSize(), s.labels(), 0));
+            s.sharedSize(), s.labels(), containers.containersUsing(s.id()).size()));
       }
       layersSize = images.layersSize();
     }
-    return new DiskUsage(layersSize, imgs, all || types.contains("container") ? List.of() : null,
+    List<Object> ctrs = all || types.contains("container")
+        ? new ArrayList<>(containers.list(true, -1, true, Filters.none())) : null;
+    return new DiskUsage(layersSize, imgs, ctrs,
         all || types.contains("volume") ? List.of() : null, all || types.contains("build-cache") ? List.of() : null);
   }
 }
