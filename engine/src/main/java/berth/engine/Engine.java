@@ -17,6 +17,7 @@ import berth.engine.layer.OverlayLayerStore;
 import berth.engine.runtime.OciSpecBuilder;
 import berth.engine.store.DataRoot;
 import berth.engine.store.EngineLock;
+import berth.engine.store.Trees;
 import berth.engine.system.SystemService;
 import java.io.Closeable;
 import java.io.IOException;
@@ -26,7 +27,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
 import java.util.logging.Logger;
-import java.util.stream.Stream;
 
 /** The running engine: the one class that builds stores → services → routers and starts the API server. */
 public final class Engine implements Closeable {
@@ -50,7 +50,7 @@ public final class Engine implements Closeable {
     EngineLock lock = EngineLock.acquire(root.lockFile(), root.root());
     ApiServer server = null;
     try {
-      clean(root.tmp());
+      Trees.deleteContents(root.tmp());
       EventBus events = new EventBus();
       OverlayLayerStore layers = new OverlayLayerStore(root.layers());
       ImageService images = new ImageService(new LocalContentStore(root.content()), layers,
@@ -91,15 +91,6 @@ public final class Engine implements Closeable {
     String id = UUID.randomUUID().toString();
     berth.engine.store.AtomicFiles.write(f, id.getBytes(StandardCharsets.UTF_8));
     return id;
-  }
-
-  private static void clean(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(dir)) {
-      s.sorted((a, b) -> b.getNameCount() - a.getNameCount()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
-    }
   }
 
   public String id() {

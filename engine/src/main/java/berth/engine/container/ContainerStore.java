@@ -2,6 +2,7 @@ package berth.engine.container;
 
 import berth.engine.api.http.ApiJson;
 import berth.engine.store.AtomicFiles;
+import berth.engine.store.Trees;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -11,7 +12,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.logging.Logger;
-import java.util.stream.Stream;
 
 /**
  * Container records under {@code containers/<id>/config.v2.json}, kept in memory with a name index and
@@ -98,14 +98,7 @@ public final class ContainerStore {
     if (c != null) {
       byName.remove(c.name());
     }
-    Path d = dir.resolve(id);
-    if (Files.exists(d)) {
-      try (Stream<Path> s = Files.walk(d)) {
-        for (Path p : s.sorted((a, b) -> b.getNameCount() - a.getNameCount()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
-    }
+    Trees.delete(dir.resolve(id));
   }
 
   private void write(Container c) throws IOException {

@@ -1,10 +1,10 @@
 package berth.engine.content;
 
 import berth.engine.errdefs.EngineException;
+import berth.engine.store.Trees;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * A {@link ContentStore} in a local directory: committed blobs at {@code <root>/blobs/sha256/<hex>},
@@ -41,7 +40,7 @@ public final class LocalContentStore implements ContentStore {
     Files.createDirectories(ingest);
     try (DirectoryStream<Path> stale = Files.newDirectoryStream(ingest)) {
       for (Path p : stale) {
-        deleteTree(p);
+        Trees.delete(p);
       }
     }
   }
@@ -81,7 +80,7 @@ public final class LocalContentStore implements ContentStore {
     try {
       return new LocalWriter(dir);
     } catch (IOException | RuntimeException e) {
-      deleteTree(dir);
+      Trees.delete(dir);
       throw e;
     }
   }
@@ -121,21 +120,6 @@ public final class LocalContentStore implements ContentStore {
   private static EngineException notFound(Digest d) {
     // containerd's wording: "content digest sha256:...: not found"
     return EngineException.notFound("content digest %s: not found", d);
-  }
-
-  static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(p)) {
-      List<Path> all = new ArrayList<>(walk.toList());
-      Collections.reverse(all);
-      for (Path q : all) {
-        Files.deleteIfExists(q);
-      }
-    } catch (UncheckedIOException e) {
-      throw e.getCause();
-    }
   }
 
   private final class LocalWriter implements ContentWriter {
@@ -217,7 +201,7 @@ public final class LocalContentStore implements ContentStore {
         // nothing more to release; the files go below
       }
       try {
-        deleteTree(dir);
+        Trees.delete(dir);
       } catch (IOException e) {
         // A leftover ingest is removed when the store is next opened.
       }

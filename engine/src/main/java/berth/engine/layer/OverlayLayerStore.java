@@ -2,7 +2,7 @@ package berth.engine.layer;
 
 import berth.engine.content.Digest;
 import berth.engine.errdefs.EngineException;
-import berth.engine.sys.Posix;
+import berth.engine.store.Trees;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -11,15 +11,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -52,7 +49,7 @@ public final class OverlayLayerStore implements LayerStore {
     Files.createDirectories(tmp);
     try (DirectoryStream<Path> stale = Files.newDirectoryStream(tmp)) {
       for (Path p : stale) {
-        deleteTree(p);
+        Trees.delete(p);
       }
     }
   }
@@ -82,7 +79,7 @@ public final class OverlayLayerStore implements LayerStore {
       return new UnpackedLayer(r.diffId(), r.size());
     } finally {
       if (!published) {
-        deleteTree(work);
+        Trees.delete(work);
       }
     }
   }
@@ -116,7 +113,7 @@ public final class OverlayLayerStore implements LayerStore {
     } catch (NoSuchFileException e) {
       return;
     }
-    deleteTree(doomed);
+    Trees.delete(doomed);
   }
 
   @Override
@@ -173,7 +170,7 @@ public final class OverlayLayerStore implements LayerStore {
     } catch (NoSuchFileException e) {
       return;
     }
-    deleteTree(doomed);
+    Trees.delete(doomed);
   }
 
   @Override
@@ -218,35 +215,4 @@ public final class OverlayLayerStore implements LayerStore {
     }
   }
 
-  /** Deletes a tree without following symlinks; as non-root, opens up read-only directories first. */
-  static void deleteTree(Path top) throws IOException {
-    if (!Files.exists(top, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    boolean privileged = Posix.euid() == 0;
-    Files.walkFileTree(top, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-        if (!privileged) {
-          Posix.chmod(dir, 0700);
-        }
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        Files.delete(file);
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
-        if (e != null) {
-          throw e;
-        }
-        Files.delete(dir);
-        return FileVisitResult.CONTINUE;
-      }
-    });
-  }
 }

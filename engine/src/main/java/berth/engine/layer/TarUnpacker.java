@@ -2,6 +2,7 @@ package berth.engine.layer;
 
 import berth.engine.content.Digest;
 import berth.engine.errdefs.EngineException;
+import berth.engine.store.Trees;
 import berth.engine.errdefs.ErrorKind;
 import berth.engine.sys.Posix;
 import java.io.BufferedInputStream;
@@ -304,7 +305,7 @@ final class TarUnpacker {
   private void remove(String rel, Kind kind) throws IOException {
     Path path = root.resolve(rel);
     if (kind == Kind.DIR) {
-      OverlayLayerStore.deleteTree(path);
+      Trees.delete(path);
       String prefix = rel + "/";
       for (Iterator<String> it = created.keySet().iterator(); it.hasNext(); ) {
         if (it.next().startsWith(prefix)) {
