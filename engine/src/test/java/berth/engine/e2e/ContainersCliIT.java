@@ -42,15 +42,7 @@ class ContainersCliIT {
 
   @AfterAll
   static void tearDown() throws IOException {
-    if (docker != null) {
-      docker.close();
-    }
-    if (engine != null) {
-      engine.close();
-    }
-    if (fixtures != null) {
-      EngineProcess.deleteTree(fixtures);
-    }
+    EngineProcess.closeAll(docker, engine, fixtures);
   }
 
   @AfterEach

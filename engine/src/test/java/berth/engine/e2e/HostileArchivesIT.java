@@ -102,15 +102,7 @@ class HostileArchivesIT {
 
   @AfterAll
   static void tearDown() throws IOException {
-    if (docker != null) {
-      docker.close();
-    }
-    if (engine != null) {
-      engine.close();
-    }
-    if (fixtures != null) {
-      EngineProcess.deleteTree(fixtures);
-    }
+    EngineProcess.closeAll(docker, engine, fixtures);
   }
 
   @Test

@@ -90,15 +90,7 @@ class ImagesCliIT {
 
   @AfterAll
   static void tearDown() throws IOException {
-    if (docker != null) {
-      docker.close();
-    }
-    if (engine != null) {
-      engine.close();
-    }
-    if (fixtures != null) {
-      EngineProcess.deleteTree(fixtures);
-    }
+    EngineProcess.closeAll(docker, engine, fixtures);
   }
 
   /** Removes every image, so each test starts from an empty engine. */

@@ -124,6 +124,19 @@ public final class EngineProcess implements AutoCloseable {
   }
 
   /** A new temp dir under /tmp, short enough for a socket path. */
+  /** Tears down an end-to-end test class: the CLI, then the engine, then its fixture files; nulls are skipped. */
+  public static void closeAll(DockerCli docker, EngineProcess engine, Path fixtures) throws IOException {
+    if (docker != null) {
+      docker.close();
+    }
+    if (engine != null) {
+      engine.close();
+    }
+    if (fixtures != null) {
+      deleteTree(fixtures);
+    }
+  }
+
   public static Path newWorkDir() throws IOException {
     return Files.createTempDirectory(Path.of("/tmp"), "berth-e2e-");
   }
