@@ -76,7 +76,9 @@ public final class SystemRouter implements Router {
     res.header("Swarm", "inactive");
     res.header("Cache-Control", "no-cache, no-store, must-revalidate");
     res.header("Pragma", "no-cache");
-    res.bytes(200, "text/plain; charset=utf-8", "OK".getBytes(StandardCharsets.UTF_8));
+    // dockerd answers HEAD /_ping with an empty body and Content-Length 0 (api/server/router/system)
+    byte[] body = req.method().equals("HEAD") ? new byte[0] : "OK".getBytes(StandardCharsets.UTF_8);
+    res.bytes(200, "text/plain; charset=utf-8", body);
   }
 
   private void getSystemDf(ApiRequest req, ApiResponse res) throws IOException {

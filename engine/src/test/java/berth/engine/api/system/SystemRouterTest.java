@@ -46,6 +46,7 @@ class SystemRouterTest {
     assertEquals(200, r.status());
     assertEquals("1.47", r.header("Api-Version"));
     assertEquals("1", r.header("Builder-Version"));
+    assertEquals("0", r.header("Content-Length"), "as dockerd");
     assertEquals(0, server.strayBytes());
     assertEquals("OK", server.get("/_ping").text());
   }
