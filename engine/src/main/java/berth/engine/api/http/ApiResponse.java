@@ -20,7 +20,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The reply to one request. A handler calls exactly one of {@link #json}, {@link #empty}, {@link #bytes}
@@ -34,6 +33,15 @@ public final class ApiResponse {
   private final Object writability;
   private boolean keepAlive;
   private boolean committed;
+  private boolean upgradeRequested;
+  private Hijacker hijacker;
+  private boolean hijacked;
+
+  /** Takes the connection over for raw bytes; supplied by the connection's handler. */
+  interface Hijacker {
+    /** Writes {@code head} as raw bytes once the HTTP codec is gone; the connection is then the stream's. */
+    Hijacked takeOver(byte[] head) throws IOException;
+  }
 
   ApiResponse(Channel channel, boolean head, boolean keepAlive, HttpHeaders baseHeaders, Object writability) {
     this.channel = channel;
@@ -41,6 +49,20 @@ public final class ApiResponse {
     this.keepAlive = keepAlive;
     this.extra = baseHeaders;
     this.writability = writability;
+  }
+
+  /**
+   * Lets {@link #hijack} take this connection over; {@code upgrade} when the request asked for it
+   * ({@code Connection: Upgrade}, {@code Upgrade: tcp}).
+   */
+  void hijackable(boolean upgrade, Hijacker h) {
+    this.upgradeRequested = upgrade;
+    this.hijacker = h;
+  }
+
+  /** Whether the request asked to upgrade the connection to a raw stream. */
+  public boolean upgradeRequested() {
+    return upgradeRequested;
   }
 
   /** Adds a header to the reply; only before it is committed. */
@@ -107,6 +129,52 @@ public final class ApiResponse {
     return new ResponseStream();
   }
 
+  /**
+   * Takes the connection over as dockerd does for attach and exec: answers {@code 101 UPGRADED} (or
+   * {@code 200 OK} when the request did not ask for an upgrade) with the multiplexed-stream content
+   * type, or the raw-stream one for a {@code tty}, then the connection carries raw bytes both ways.
+   * Headers added with {@link #header} are sent too. Nothing else may be sent through this response.
+   */
+  public Hijacked hijack(boolean tty) throws IOException {
+    if (hijacker == null) {
+      throw new IllegalStateException("this connection cannot be hijacked");
+    }
+    if (committed) {
+      throw new IllegalStateException("reply already committed");
+    }
+    committed = true;
+    keepAlive = false;
+    extra.remove(HttpHeaderNames.CONNECTION);
+    extra.remove(HttpHeaderNames.UPGRADE);
+    extra.remove(HttpHeaderNames.CONTENT_LENGTH);
+    extra.remove(HttpHeaderNames.TRANSFER_ENCODING);
+    extra.set(HttpHeaderNames.CONTENT_TYPE, tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+    StringBuilder head = new StringBuilder(upgradeRequested ? "HTTP/1.1 101 UPGRADED\r\n" : "HTTP/1.1 200 OK\r\n");
+    extra.forEach(e -> head.append(e.getKey()).append(": ").append(e.getValue()).append("\r\n"));
+    if (upgradeRequested) {
+      head.append("Connection: Upgrade\r\nUpgrade: tcp\r\n");
+    }
+    head.append("\r\n");
+    hijacked = true;
+    channel.closeFuture().addListener(f -> done.complete(null));
+    try {
+      return hijacker.takeOver(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+    } catch (IOException | RuntimeException e) {
+      channel.close();
+      throw e;
+    }
+  }
+
+  /** The content type of a hijacked stream carrying stdout and stderr in frames ({@link Stdcopy}). */
+  public static final String MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream";
+  /** The content type of a hijacked tty stream: raw bytes. */
+  public static final String RAW_STREAM = "application/vnd.docker.raw-stream";
+
+  /** Whether this reply took the connection over. */
+  boolean hijacked() {
+    return hijacked;
+  }
+
   private void commit() {
     if (committed) {
       throw new IllegalStateException("reply already committed");
@@ -164,26 +232,7 @@ public final class ApiResponse {
     }
 
     private void awaitWritable() throws IOException {
-      if (!channel.isActive()) {
-        throw new IOException("client disconnected");
-      }
-      if (channel.isWritable()) {
-        return;
-      }
-      channel.flush();
-      synchronized (writability) {
-        while (!channel.isWritable() && channel.isActive()) {
-          try {
-            writability.wait(TimeUnit.SECONDS.toMillis(1));
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted");
-          }
-        }
-      }
-      if (!channel.isActive()) {
-        throw new IOException("client disconnected");
-      }
+      Backpressure.awaitWritable(channel, writability);
     }
 
     @Override
