@@ -2,15 +2,17 @@ package berth.engine.api.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.socket.DuplexChannel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.util.ArrayDeque;
 
 /**
- * A request body fed by the event loop and read by a handler thread. Reading from the socket pauses
- * (autoRead off) while more than {@link #HIGH_WATER} bytes wait, so a large upload is never held in
- * memory. Thread-safe between one producer (the event loop) and one consumer.
+ * Bytes from the client fed by the event loop and read by a handler thread: a request body, or the
+ * stdin of a hijacked connection. Reading from the socket pauses (autoRead off) while more than
+ * {@link #HIGH_WATER} bytes wait, so a large upload is never held in memory. Thread-safe between one
+ * producer (the event loop) and one consumer.
  */
 final class BodyInputStream extends InputStream {
   static final int HIGH_WATER = 1 << 20;
@@ -28,18 +30,14 @@ final class BodyInputStream extends InputStream {
     this.channel = channel;
   }
 
-  /** Called on the event loop with a retained buffer. */
+  /** Called on the event loop with a buffer this stream now owns. */
   synchronized void offer(ByteBuf buf) {
-    if (closed) {
+    if (closed || !buf.isReadable()) {
       buf.release();
       return;
     }
-    if (buf.isReadable()) {
-      queue.add(buf);
-      queued += buf.readableBytes();
-    } else {
-      buf.release();
-    }
+    queue.add(buf);
+    queued += buf.readableBytes();
     if (queued > HIGH_WATER && !paused) {
       paused = true;
       channel.config().setAutoRead(false);
@@ -73,10 +71,13 @@ final class BodyInputStream extends InputStream {
       return 0;
     }
     while (queue.isEmpty()) {
+      if (closed) {
+        return -1;
+      }
       if (failure != null) {
         throw failure;
       }
-      if (eof || closed) {
+      if (eof) {
         return -1;
       }
       try {
@@ -94,9 +95,7 @@ final class BodyInputStream extends InputStream {
       queue.poll().release();
     }
     if (paused && queued < LOW_WATER) {
-      paused = false;
-      channel.config().setAutoRead(true);
-      channel.read();
+      resume();
     }
     return n;
   }
@@ -113,10 +112,26 @@ final class BodyInputStream extends InputStream {
     queue.clear();
     queued = 0;
     if (paused) {
-      paused = false;
-      channel.config().setAutoRead(true);
-      channel.read();
+      resume();
     }
     notifyAll();
+  }
+
+  /** Turns reading back on, on the event loop; never on a socket whose input is already shut down. */
+  private void resume() {
+    paused = false;
+    if (channel.eventLoop().isShuttingDown()) {
+      return;
+    }
+    channel.eventLoop().execute(() -> {
+      synchronized (this) {
+        if (paused) {
+          return; // paused again meanwhile
+        }
+      }
+      if (channel.isActive() && !(channel instanceof DuplexChannel d && d.isInputShutdown())) {
+        channel.config().setAutoRead(true);
+      }
+    });
   }
 }

@@ -1,6 +1,5 @@
 package berth.engine.api.http;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -9,8 +8,6 @@ import io.netty.handler.ssl.SslHandler;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InterruptedIOException;
-import java.util.ArrayDeque;
 import java.io.OutputStream;
 import java.util.concurrent.CompletableFuture;
 
@@ -21,14 +18,14 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class Hijacked implements Closeable {
   private final Channel channel;
-  private final Input in;
+  private final BodyInputStream in;
   private final Object writability;
   private final Out out = new Out();
   private final Object writeLock = new Object();
   private ChannelFuture lastWrite;
   private boolean outputClosed;
 
-  Hijacked(Channel channel, Input in, Object writability, ChannelFuture headWritten) {
+  Hijacked(Channel channel, BodyInputStream in, Object writability, ChannelFuture headWritten) {
     this.channel = channel;
     this.in = in;
     this.writability = writability;
@@ -124,134 +121,6 @@ public final class Hijacked implements Closeable {
 
     private void awaitWritable() throws IOException {
       Backpressure.awaitWritable(channel, writability);
-    }
-  }
-
-  /**
-   * The client's bytes, fed by the event loop and read by one handler thread. Reading from the socket
-   * pauses (autoRead off) while more than {@link BodyInputStream#HIGH_WATER} bytes wait, as for request
-   * bodies. Reading resumes on the event loop, and never once the client shut its write side down.
-   */
-  static final class Input extends InputStream {
-    private static final int LOW_WATER = 256 << 10;
-
-    private final Channel channel;
-    private final ArrayDeque<ByteBuf> queue = new ArrayDeque<>();
-    private long queued;
-    private boolean eof;
-    private boolean closed;
-    private IOException failure;
-    private boolean paused;
-
-    Input(Channel channel) {
-      this.channel = channel;
-    }
-
-    /** Called on the event loop with a buffer this stream now owns. */
-    synchronized void offer(ByteBuf buf) {
-      if (closed || !buf.isReadable()) {
-        buf.release();
-        return;
-      }
-      queue.add(buf);
-      queued += buf.readableBytes();
-      if (queued > BodyInputStream.HIGH_WATER && !paused) {
-        paused = true;
-        channel.config().setAutoRead(false);
-      }
-      notifyAll();
-    }
-
-    /** The client shut down its write side (event loop). */
-    synchronized void finish() {
-      eof = true;
-      notifyAll();
-    }
-
-    synchronized void fail(IOException e) {
-      if (!eof) {
-        failure = e;
-      }
-      eof = true;
-      notifyAll();
-    }
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      int n = read(one, 0, 1);
-      return n < 0 ? -1 : one[0] & 0xff;
-    }
-
-    @Override
-    public synchronized int read(byte[] b, int off, int len) throws IOException {
-      if (len == 0) {
-        return 0;
-      }
-      while (queue.isEmpty()) {
-        if (closed) {
-          return -1;
-        }
-        if (failure != null) {
-          throw failure;
-        }
-        if (eof) {
-          return -1;
-        }
-        try {
-          wait();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new InterruptedIOException();
-        }
-      }
-      ByteBuf head = queue.peek();
-      int n = Math.min(len, head.readableBytes());
-      head.readBytes(b, off, n);
-      queued -= n;
-      if (!head.isReadable()) {
-        queue.poll().release();
-      }
-      if (paused && queued < LOW_WATER) {
-        resume();
-      }
-      return n;
-    }
-
-    @Override
-    public synchronized int available() {
-      return (int) Math.min(Integer.MAX_VALUE, queued);
-    }
-
-    /** Discards what is queued and whatever still arrives. */
-    @Override
-    public synchronized void close() {
-      closed = true;
-      queue.forEach(ByteBuf::release);
-      queue.clear();
-      queued = 0;
-      if (paused) {
-        resume();
-      }
-      notifyAll();
-    }
-
-    private void resume() {
-      paused = false;
-      if (channel.eventLoop().isShuttingDown()) {
-        return;
-      }
-      channel.eventLoop().execute(() -> {
-        synchronized (this) {
-          if (paused) {
-            return; // paused again meanwhile
-          }
-        }
-        // a socket whose input is shut down must not be asked to read again
-        if (channel.isActive() && !(channel instanceof DuplexChannel d && d.isInputShutdown())) {
-          channel.config().setAutoRead(true);
-        }
-      });
     }
   }
 }

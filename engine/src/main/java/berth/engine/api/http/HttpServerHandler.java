@@ -49,7 +49,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
   /** The current request asked for an upgrade; reading goes raw when its body ends. Event loop only. */
   private boolean upgradePending;
   /** Non-null once the connection reads raw bytes: the client's input of the hijacked stream. */
-  private Hijacked.Input raw;
+  private BodyInputStream raw;
   private boolean taken;
 
   HttpServerHandler(RouteTable table, Executor pool, HttpHeaders baseHeaders) {
@@ -114,9 +114,9 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
    * Switches reading to raw bytes (event loop only): the HTTP decoder leaves the pipeline and hands on
    * whatever it holds beyond the request; the socket may now be half-closed by the client.
    */
-  private Hijacked.Input goRaw(ChannelHandlerContext ctx) {
+  private BodyInputStream goRaw(ChannelHandlerContext ctx) {
     if (raw == null) {
-      raw = new Hijacked.Input(ctx.channel());
+      raw = new BodyInputStream(ctx.channel());
       current = null;
       upgradePending = false;
       ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
@@ -155,7 +155,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     CompletableFuture<Hijacked> result = new CompletableFuture<>();
     Runnable r = () -> {
       try {
-        Hijacked.Input in = goRaw(ctx);
+        BodyInputStream in = goRaw(ctx);
         taken = true;
         if (ctx.pipeline().get(HttpServerCodec.class) != null) {
           ctx.pipeline().remove(HttpServerCodec.class);
