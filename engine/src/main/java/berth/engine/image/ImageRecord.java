@@ -19,10 +19,6 @@ public record ImageRecord(
   /** One layer: the blob as stored (possibly compressed), its media type and size, and its diffID. */
   public record LayerRef(String digest, String mediaType, long size, String diffId) {}
 
-  public ImageRecord withRepoDigests(List<String> digests) {
-    return new ImageRecord(id, manifestDigest, manifestMediaType, layers, List.copyOf(digests), parent, addedNano, lastTagTime);
-  }
-
   public ImageRecord withLastTagTime(String t) {
     return new ImageRecord(id, manifestDigest, manifestMediaType, layers, repoDigests, parent, addedNano, t);
   }

@@ -2,10 +2,8 @@ package berth.engine.api.http;
 
 import berth.engine.errdefs.EngineException;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -75,10 +73,6 @@ public final class ApiRequest {
     return query.getOrDefault(name, List.of());
   }
 
-  public boolean hasQuery(String name) {
-    return query.containsKey(name);
-  }
-
   /**
    * A boolean query parameter as dockerd's httputils.BoolValue reads it: absent, "", "0", "no",
    * "false" and "none" are false; anything else is true.
@@ -90,22 +84,6 @@ public final class ApiRequest {
     }
     String s = v.trim().toLowerCase(Locale.ROOT);
     return !(s.isEmpty() || s.equals("0") || s.equals("no") || s.equals("false") || s.equals("none"));
-  }
-
-  /** A boolean query parameter that must be a strict Go boolean when present (dockerd's BoolValueOrDefault). */
-  public boolean strictBoolQuery(String name, boolean dflt) {
-    String v = query(name);
-    if (v == null || v.isEmpty()) {
-      return dflt;
-    }
-    switch (v) {
-      case "1": case "t": case "T": case "true": case "TRUE": case "True":
-        return true;
-      case "0": case "f": case "F": case "false": case "FALSE": case "False":
-        return false;
-      default:
-        throw EngineException.invalid("invalid value for %s: strconv.ParseBool: parsing \"%s\": invalid syntax", name, v);
-    }
   }
 
   /** An integer query parameter; INVALID_PARAMETER when it is not a number. */
@@ -133,20 +111,6 @@ public final class ApiRequest {
       throw EngineException.invalid("invalid JSON: %s", e.getOriginalMessage());
     } catch (IOException e) {
       throw EngineException.invalid("could not read request body: %s", e.getMessage());
-    }
-  }
-
-  /** Decodes a base64url JSON header such as X-Registry-Auth into a tree; null when absent. */
-  public JsonNode base64JsonHeader(String name) {
-    String v = header(name);
-    if (v == null || v.isBlank()) {
-      return null;
-    }
-    try {
-      byte[] raw = Base64.getUrlDecoder().decode(v.trim().replace('+', '-').replace('/', '_').replace("=", ""));
-      return ApiJson.MAPPER.readTree(raw);
-    } catch (IllegalArgumentException | IOException e) {
-      throw EngineException.invalid("invalid %s header: %s", name, e.getMessage());
     }
   }
 }

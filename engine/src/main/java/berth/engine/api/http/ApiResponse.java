@@ -218,11 +218,6 @@ public final class ApiResponse {
       flush();
     }
 
-    public void writeText(String s) throws IOException {
-      byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-      write(bytes, 0, bytes.length);
-    }
-
     @Override
     public void flush() throws IOException {
       if (!channel.isActive()) {
