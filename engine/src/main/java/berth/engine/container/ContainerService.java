@@ -9,6 +9,7 @@ import berth.engine.api.types.ContainerSummary;
 import berth.engine.api.types.Filters;
 import berth.engine.api.types.HostConfig;
 import berth.engine.api.types.ImageInspect;
+import berth.engine.api.types.Timestamps;
 import berth.engine.content.Digest;
 import berth.engine.errdefs.EngineException;
 import berth.engine.events.EventBus;
@@ -333,7 +334,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
       }
       boolean tooNew = false;
       for (String u : f.get("until")) {
-        tooNew |= Instant.parse(c.created()).getEpochSecond() * 1_000_000_000L > Filters.untilNano(u);
+        tooNew |= Timestamps.parseRfc3339(c.created()) > Filters.untilNano(u);
       }
       if (tooNew) {
         continue;

@@ -1,6 +1,6 @@
 package berth.engine.events;
 
-import java.time.Instant;
+import berth.engine.api.types.Timestamps;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -24,8 +24,7 @@ public final class EventBus {
   /** Records and delivers an event stamped now. */
   public void publish(String type, String action, String actorId, Map<String, String> attributes) {
     synchronized (history) {
-      Instant now = Instant.now();
-      long nano = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+      long nano = Timestamps.nowNanos();
       lastNano = Math.max(nano, lastNano + 1); // strictly increasing, so since/until are exact
       Event e = new Event(type, action, actorId, Map.copyOf(attributes), lastNano);
       history.addLast(e);

@@ -1,8 +1,7 @@
 package berth.engine.image;
 
+import berth.engine.api.types.Timestamps;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,20 +18,9 @@ final class ImageConfigs {
 
   /** The creation time in nanoseconds since the epoch; 0 when absent or malformed. */
   static long createdNano(JsonNode config) {
-    return parseTimeNano(text(config, "created"));
+    return Timestamps.parseRfc3339(text(config, "created"));
   }
 
-  static long parseTimeNano(String s) {
-    if (s == null || s.isEmpty()) {
-      return 0;
-    }
-    try {
-      Instant i = Instant.parse(s);
-      return i.getEpochSecond() * 1_000_000_000L + i.getNano();
-    } catch (DateTimeParseException e) {
-      return 0;
-    }
-  }
 
   static List<String> diffIds(JsonNode config) {
     List<String> out = new ArrayList<>();

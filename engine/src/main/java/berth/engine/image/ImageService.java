@@ -8,6 +8,7 @@ import berth.engine.api.types.ImageInspect;
 import berth.engine.api.types.ImagePruneReport;
 import berth.engine.api.types.ImageSummary;
 import berth.engine.api.types.JsonStream;
+import berth.engine.api.types.Timestamps;
 import berth.engine.content.ContentStore;
 import berth.engine.content.Digest;
 import berth.engine.errdefs.EngineException;
@@ -331,7 +332,7 @@ public final class ImageService implements ImagesBackend {
         if (!empty && layer < r.layers().size()) {
           size = layerSize(r.layers().get(layer++).diffId());
         }
-        out.add(0, new ImageHistoryItem("<missing>", ImageConfigs.parseTimeNano(ImageConfigs.text(h, "created")) / 1_000_000_000L,
+        out.add(0, new ImageHistoryItem("<missing>", Timestamps.parseRfc3339(ImageConfigs.text(h, "created")) / 1_000_000_000L,
             ImageConfigs.text(h, "created_by"), null, size, ImageConfigs.text(h, "comment")));
       }
     } else {

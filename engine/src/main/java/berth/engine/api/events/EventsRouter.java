@@ -5,6 +5,7 @@ import berth.engine.api.http.ApiResponse;
 import berth.engine.api.http.Route;
 import berth.engine.api.http.Router;
 import berth.engine.api.types.Filters;
+import berth.engine.api.types.Timestamps;
 import berth.engine.errdefs.EngineException;
 import berth.engine.events.Event;
 import berth.engine.events.EventBus;
@@ -38,7 +39,7 @@ public final class EventsRouter implements Router {
   }
 
   private void getEvents(ApiRequest req, ApiResponse res) throws IOException, InterruptedException {
-    long now = nowNano();
+    long now = Timestamps.nowNanos();
     long since = parseTime(req.query("since"), "since", Long.MIN_VALUE);
     long until = parseTime(req.query("until"), "until", Long.MAX_VALUE);
     if (since != Long.MIN_VALUE && until != Long.MAX_VALUE && since > until) {
@@ -56,7 +57,7 @@ public final class EventsRouter implements Router {
       }
       var gone = res.clientGone();
       while (!gone.isDone()) {
-        long left = until == Long.MAX_VALUE ? 1_000_000_000L : until - nowNano();
+        long left = until == Long.MAX_VALUE ? 1_000_000_000L : until - Timestamps.nowNanos();
         if (left <= 0 || (until != Long.MAX_VALUE && until < now)) {
           break;
         }
@@ -69,10 +70,6 @@ public final class EventsRouter implements Router {
     }
   }
 
-  private static long nowNano() {
-    Instant n = Instant.now();
-    return n.getEpochSecond() * 1_000_000_000L + n.getNano();
-  }
 
   /** Accepts dockerd's forms: unix seconds with optional fraction ("1700000000.123456789") or RFC 3339. */
   static long parseTime(String v, String name, long dflt) {
@@ -83,8 +80,7 @@ public final class EventsRouter implements Router {
       return new BigDecimal(v).movePointRight(9).longValueExact();
     } catch (NumberFormatException | ArithmeticException e) {
       try {
-        Instant i = Instant.parse(v);
-        return i.getEpochSecond() * 1_000_000_000L + i.getNano();
+        return Timestamps.nanos(Instant.parse(v));
       } catch (DateTimeParseException e2) {
         throw EngineException.invalid("invalid value for %s: %s", name, v);
       }

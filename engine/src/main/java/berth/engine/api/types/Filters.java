@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
-import java.time.Instant;
 import java.util.regex.Pattern;
 
 /**
@@ -105,7 +104,7 @@ public final class Filters {
   }
   /** An until value: a unix timestamp, an RFC 3339 time, or a Go duration before now ("24h", "10m"). */
   public static long untilNano(String v) {
-    long now = Instant.now().getEpochSecond() * 1_000_000_000L;
+    long now = Timestamps.nowNanos();
     var m = Pattern.compile("^([0-9]+)(h|m|s)$").matcher(v);
     if (m.matches()) {
       long n = Long.parseLong(m.group(1));
@@ -115,19 +114,12 @@ public final class Filters {
     try {
       return new java.math.BigDecimal(v).movePointRight(9).longValue();
     } catch (NumberFormatException e) {
-      long t = parseTimeNano(v);
+      long t = Timestamps.parseRfc3339(v);
       if (t == 0) {
         throw EngineException.invalid("invalid value for until: %s", v);
       }
       return t;
     }
   }
-  private static long parseTimeNano(String s) {
-    try {
-      java.time.Instant i = java.time.Instant.parse(s);
-      return i.getEpochSecond() * 1_000_000_000L + i.getNano();
-    } catch (java.time.format.DateTimeParseException e) {
-      return 0;
-    }
-  }
+
 }
