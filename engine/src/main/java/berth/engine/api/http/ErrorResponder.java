@@ -3,6 +3,7 @@ package berth.engine.api.http;
 import berth.engine.errdefs.EngineException;
 import berth.engine.errdefs.ErrorKind;
 import java.io.IOException;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -33,13 +34,32 @@ public final class ErrorResponder {
     return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
   }
 
+  /**
+   * The failure as the last message of a JSON stream that has already begun (dockerd's
+   * streamformatter.FormatError): {@code {"errorDetail":{"message":m},"error":m}}. Logs it like
+   * {@link #respond} does.
+   */
+  public static Map<String, Object> inBand(String what, Throwable t) {
+    log(what, t);
+    String msg = messageOf(t);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("errorDetail", Map.of("message", msg));
+    m.put("error", msg);
+    return m;
+  }
+
+  /** Logs the stack trace of a failure nobody classified (500); classified ones only at FINE. */
+  private static void log(String what, Throwable t) {
+    if (EngineException.kindOf(t) == ErrorKind.SYSTEM) {
+      LOG.log(Level.WARNING, what + " failed", t);
+    } else {
+      LOG.fine(() -> what + " -> " + statusOf(t) + ": " + t.getMessage());
+    }
+  }
+
   static void respond(ApiRequest req, ApiResponse res, Throwable t) {
     int status = statusOf(t);
-    if (EngineException.kindOf(t) == ErrorKind.SYSTEM) {
-      LOG.log(Level.WARNING, req.method() + " " + req.path() + " failed", t);
-    } else {
-      LOG.fine(() -> req.method() + " " + req.path() + " -> " + status + ": " + t.getMessage());
-    }
+    log(req.method() + " " + req.path(), t);
     if (res.committed()) {
       return; // a streaming handler reports its own errors in-band; nothing more can be said here
     }

@@ -15,15 +15,11 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /** The image endpoints: list, inspect, history, load, save, import, tag, delete, prune. */
 public final class ImagesRouter implements Router {
-  private static final Logger LOG = Logger.getLogger(ImagesRouter.class.getName());
   private final ImagesBackend backend;
 
   public ImagesRouter(ImagesBackend backend) {
@@ -196,19 +192,13 @@ public final class ImagesRouter implements Router {
     res.json(200, backend.prune(Filters.parse(req.query("filters"))));
   }
 
-  /** Reports a failure inside an already-started JSON stream, as dockerd's streamformatter.FormatError. */
-  static void sendError(JsonStream out, Exception e) throws IOException {
-    if (EngineException.kindOf(e) == berth.engine.errdefs.ErrorKind.SYSTEM) {
-      LOG.log(Level.WARNING, "image operation failed", e);
-    }
-    String msg = ErrorResponder.messageOf(e);
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("errorDetail", Map.of("message", msg));
-    m.put("error", msg);
+  /** Reports a failure inside an already-started JSON stream; a client that left gets nothing. */
+  private static void sendError(JsonStream out, Exception e) {
     try {
-      out.send(m);
+      out.send(ErrorResponder.inBand("image operation", e));
     } catch (IOException gone) {
       // the client left; nothing to tell it
     }
   }
+
 }
