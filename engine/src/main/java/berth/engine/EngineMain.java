@@ -24,6 +24,9 @@ public final class EngineMain implements Callable<Integer> {
   @Option(names = "--data-root", description = "Root of the engine's state (default /var/lib/berth)")
   String dataRoot;
 
+  @Option(names = "--exec-root", description = "Root of running containers' sockets and state (default /run/berth/exec)")
+  String execRoot;
+
   @Option(names = {"-H", "--host"}, description = "Address to listen on: unix:///path or tcp://host:port (repeatable)")
   List<String> hosts;
 
@@ -69,7 +72,7 @@ public final class EngineMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    EngineConfig flags = new EngineConfig(dataRoot, hosts, logDriver, logOpts, liveRestore, insecureRegistries,
+    EngineConfig flags = new EngineConfig(dataRoot, execRoot, hosts, logDriver, logOpts, liveRestore, insecureRegistries,
         registryMirrors, null, debug, null, tlsVerify, tlsCaCert, tlsCert, tlsKey, pidFile);
     Path file = configFile;
     if (file == null && Files.exists(Path.of("/etc/berth/daemon.json"))) {

@@ -124,6 +124,7 @@ public final class ConfigLoader {
   public static EngineConfig fill(EngineConfig c) {
     return new EngineConfig(
         c.dataRoot() != null ? c.dataRoot() : DEFAULT_DATA_ROOT,
+        c.execRoot() != null ? c.execRoot() : defaultExecRoot(c.dataRoot() != null ? c.dataRoot() : DEFAULT_DATA_ROOT),
         c.hosts() != null && !c.hosts().isEmpty() ? c.hosts() : List.of(DEFAULT_HOST),
         c.logDriver() != null ? c.logDriver() : "json-file",
         c.logOpts() != null ? c.logOpts() : Map.of(),
@@ -141,11 +142,35 @@ public final class ConfigLoader {
         c.tlsCaCert(), c.tlsCert(), c.tlsKey(), c.pidFile());
   }
 
+  /**
+   * Where running containers keep their sockets and runtime state (a tmpfs): {@code /run/berth/exec} for the
+   * default data root, else a directory named after a hash of the data root, so that engines on different
+   * data roots never share one and unix socket paths stay under the kernel's 108-byte limit.
+   */
+  public static String defaultExecRoot(String dataRoot) {
+    if (dataRoot.equals(DEFAULT_DATA_ROOT)) {
+      return "/run/berth/exec";
+    }
+    try {
+      byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+          .digest(dataRoot.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return "/run/berth/x-" + java.util.HexFormat.of().formatHex(h, 0, 4);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** Reports every invalid value at once; returns the config unchanged when all is well. */
   public static EngineConfig validate(EngineConfig c) throws InvalidConfigException {
     List<String> errors = new ArrayList<>();
     if (!c.dataRoot().startsWith("/")) {
       errors.add("data-root: must be an absolute path, got \"" + c.dataRoot() + "\"");
+    }
+    if (!c.execRoot().startsWith("/")) {
+      errors.add("exec-root: must be an absolute path, got \"" + c.execRoot() + "\"");
+    } else if (c.execRoot().length() > 24) {
+      errors.add("exec-root: must be at most 24 characters so container socket paths fit in 108 bytes, got \""
+          + c.execRoot() + "\"");
     }
     boolean tcp = false;
     for (String h : c.hosts()) {

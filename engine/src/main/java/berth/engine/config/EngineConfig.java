@@ -10,6 +10,7 @@ import java.util.Map;
  */
 public record EngineConfig(
     @JsonProperty("data-root") String dataRoot,
+    @JsonProperty("exec-root") String execRoot,
     @JsonProperty("hosts") List<String> hosts,
     @JsonProperty("log-driver") String logDriver,
     @JsonProperty("log-opts") Map<String, String> logOpts,
@@ -29,6 +30,6 @@ public record EngineConfig(
   public record AddressPool(@JsonProperty("base") String base, @JsonProperty("size") Integer size) {}
 
   public static EngineConfig empty() {
-    return new EngineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+    return new EngineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
   }
 }

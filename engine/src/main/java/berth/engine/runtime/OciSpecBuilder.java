@@ -35,7 +35,11 @@ public final class OciSpecBuilder {
   static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   static final long DEFAULT_SHM_SIZE = 64L << 20;
   static final long MIN_MEMORY = 6L << 20;
-  static final long DEFAULT_NOFILE = 1048576;
+  /**
+   * Docker's RLIMIT_NOFILE (1048576), capped at the engine's own hard limit: a process without
+   * CAP_SYS_RESOURCE in its user namespace cannot raise it, and runc then refuses to start the container.
+   */
+  static final long DEFAULT_NOFILE = Math.min(1048576, ownNofileHardLimit());
   static final String INIT_PATH = "/sbin/docker-init";
 
   /** Docker's default capabilities ({@code daemon/pkg/oci/caps/defaults.go}), in Docker's order. */
@@ -502,7 +506,21 @@ public final class OciSpecBuilder {
     return out;
   }
 
-  /** RLIMIT_NOFILE 1048576 unless the request sets it, then the request's ulimits. */
+  private static long ownNofileHardLimit() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+        if (line.startsWith("Max open files")) {
+          String[] f = line.substring("Max open files".length()).trim().split("\\s+");
+          return f[1].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[1]);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux, or /proc unreadable: Docker's value
+    }
+    return 1048576;
+  }
+
+  /** RLIMIT_NOFILE (see DEFAULT_NOFILE) unless the request sets it, then the request's ulimits. */
   private static List<OciSpec.Rlimit> rlimits(List<HostConfig.Ulimit> ulimits, List<String> errs) {
     List<OciSpec.Rlimit> out = new ArrayList<>();
     boolean nofile = false;
