@@ -14,7 +14,9 @@ import berth.engine.events.EventBus;
 import berth.engine.image.ImageService;
 import berth.engine.image.ImageStore;
 import berth.engine.layer.OverlayLayerStore;
+import berth.engine.runtime.Monitor;
 import berth.engine.runtime.OciSpecBuilder;
+import berth.engine.runtime.Runc;
 import berth.engine.store.DataRoot;
 import berth.engine.store.EngineLock;
 import berth.engine.store.Trees;
@@ -34,12 +36,14 @@ public final class Engine implements Closeable {
   private final EngineLock lock;
   private final ApiServer server;
   private final EventBus events;
+  private final ContainerService containers;
   private final String id;
 
-  private Engine(EngineLock lock, ApiServer server, EventBus events, String id) {
+  private Engine(EngineLock lock, ApiServer server, EventBus events, ContainerService containers, String id) {
     this.lock = lock;
     this.server = server;
     this.events = events;
+    this.containers = containers;
     this.id = id;
   }
 
@@ -49,16 +53,22 @@ public final class Engine implements Closeable {
     root.create();
     EngineLock lock = EngineLock.acquire(root.lockFile(), root.root());
     ApiServer server = null;
+    ContainerService containers = null;
     try {
       Trees.deleteContents(root.tmp());
       EventBus events = new EventBus();
       OverlayLayerStore layers = new OverlayLayerStore(root.layers());
       ImageService images = new ImageService(new LocalContentStore(root.content()), layers,
           new ImageStore(root.images()), events);
-      ContainerService containers = new ContainerService(new ContainerStore(root.containers()), images, layers, events,
-          new OciSpecBuilder(OciSpecBuilder.HostFacts.current()));
+      Path tini = Path.of("/usr/bin/tini-static");
+      ContainerService.Settings run = new ContainerService.Settings(Runc.find(), Monitor.find(),
+          Path.of(config.execRoot()), Path.of("/sys/fs/cgroup"), config.logDriver(), config.logOpts(),
+          Boolean.TRUE.equals(config.liveRestore()), Files.isExecutable(tini) ? tini : null);
+      containers = new ContainerService(new ContainerStore(root.containers()), images, layers, events,
+          new OciSpecBuilder(OciSpecBuilder.HostFacts.current()), root.containers(), run);
       images.setUsers(containers);
       images.gc(); // whatever a crash left half-made is unreferenced: remove it
+      containers.restore();
       String id = engineId(root);
       SystemService system = new SystemService(config, id, images, containers, events);
       RouteTable routes = new RouteTable(List.of(
@@ -73,10 +83,13 @@ public final class Engine implements Closeable {
         server.listen(host, tls);
         LOG.info("API listening on " + host);
       }
-      return new Engine(lock, server, events, id);
+      return new Engine(lock, server, events, containers, id);
     } catch (IOException | RuntimeException e) {
       if (server != null) {
         server.close();
+      }
+      if (containers != null) {
+        containers.close();
       }
       lock.close();
       throw e;
@@ -104,6 +117,7 @@ public final class Engine implements Closeable {
   /** Stops serving and releases the data root. */
   @Override
   public void close() throws IOException {
+    containers.close();
     server.close();
     lock.close();
   }

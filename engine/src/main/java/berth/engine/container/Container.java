@@ -2,12 +2,15 @@ package berth.engine.container;
 
 import berth.engine.api.types.ContainerConfig;
 import berth.engine.api.types.HostConfig;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
 
 /**
  * What the engine keeps about one container ({@code containers/<id>/config.v2.json}): its
  * configuration as created, the image it was made from (the ID, and the diffIDs its root filesystem is
- * built on, so they outlive an untagged image) and its state.
+ * built on, so they outlive an untagged image), its state, how often a restart policy restarted it and
+ * whether a user stopped it (restart policies leave such containers alone).
  */
 public record Container(
     String id,
@@ -19,20 +22,78 @@ public record Container(
     List<String> path,
     ContainerConfig config,
     HostConfig hostConfig,
-    State state) {
+    State state,
+    int restartCount,
+    boolean hasBeenManuallyStopped) {
 
   /** Lifecycle state as {@code State} of {@code GET /containers/{id}/json} shows it. */
   public record State(String status, boolean running, boolean paused, boolean restarting,
-      @com.fasterxml.jackson.annotation.JsonProperty("OOMKilled") boolean oomKilled,
-      boolean dead, long pid, int exitCode, String error, String startedAt, String finishedAt) {
+      @JsonProperty("OOMKilled") boolean oomKilled,
+      boolean dead, long pid, int exitCode, String error, String startedAt, String finishedAt,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Health health) {
     static final String ZERO_TIME = "0001-01-01T00:00:00Z";
 
     public static State created() {
-      return new State("created", false, false, false, false, false, 0, 0, "", ZERO_TIME, ZERO_TIME);
+      return new State("created", false, false, false, false, false, 0, 0, "", ZERO_TIME, ZERO_TIME, null);
+    }
+
+    State asRunning(long pid, String startedAt, Health health) {
+      return new State("running", true, false, false, false, false, pid, 0, "", startedAt, finishedAt, health);
+    }
+
+    State asExited(int code, boolean oom, String finishedAt, String error) {
+      Health h = health == null ? null : new Health("unhealthy", health.failingStreak(), health.log());
+      return new State("exited", false, false, false, oom, false, 0, code, error, startedAt, finishedAt, h);
+    }
+
+    State asRestarting() {
+      return new State("restarting", true, false, true, oomKilled, false, 0, exitCode, error, startedAt, finishedAt,
+          health);
+    }
+
+    State asPaused(boolean p) {
+      return new State(p ? "paused" : "running", running, p, false, false, false, pid, 0, "", startedAt, finishedAt,
+          health);
+    }
+
+    State withError(String e) {
+      return new State(status, running, paused, restarting, oomKilled, dead, pid, exitCode, e, startedAt, finishedAt,
+          health);
+    }
+
+    State withHealth(Health h) {
+      return new State(status, running, paused, restarting, oomKilled, dead, pid, exitCode, error, startedAt,
+          finishedAt, h);
     }
   }
 
+  /** {@code State.Health}: the health check's verdict and its last few results. */
+  public record Health(String status, int failingStreak, List<HealthLog> log) {}
+
+  /** One health check run. */
+  public record HealthLog(String start, String end, int exitCode, String output) {}
+
   public Container withName(String n) {
-    return new Container(id, n, created, image, imageId, diffIds, path, config, hostConfig, state);
+    return new Container(id, n, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount,
+        hasBeenManuallyStopped);
+  }
+
+  public Container withState(State s) {
+    return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, s, restartCount,
+        hasBeenManuallyStopped);
+  }
+
+  public Container withHostConfig(HostConfig h) {
+    return new Container(id, name, created, image, imageId, diffIds, path, config, h, state, restartCount,
+        hasBeenManuallyStopped);
+  }
+
+  public Container withRestartCount(int n) {
+    return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, n,
+        hasBeenManuallyStopped);
+  }
+
+  public Container withManuallyStopped(boolean m) {
+    return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount, m);
   }
 }

@@ -1,10 +1,23 @@
 package berth.engine.container;
 
 import berth.engine.api.containers.ContainersBackend;
+import berth.engine.api.http.Hijacked;
+import berth.engine.api.http.Stdcopy;
+import berth.engine.logs.JsonFileLog;
+import berth.engine.logs.LogEntry;
+import berth.engine.logs.ReadOptions;
+import berth.engine.runtime.ExitWatcher;
+import berth.engine.runtime.Monitor;
+import berth.engine.runtime.Runc;
+import berth.engine.runtime.cgroup.Cgroups;
+import berth.engine.store.Trees;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
 import berth.engine.api.types.ContainerConfig;
 import berth.engine.api.types.ContainerCreateRequest;
 import berth.engine.api.types.ContainerInspect;
 import berth.engine.api.types.ContainerPruneReport;
+import berth.engine.api.types.ContainerStats;
 import berth.engine.api.types.ContainerSummary;
 import berth.engine.api.types.Filters;
 import berth.engine.api.types.HostConfig;
@@ -37,11 +50,11 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Containers that exist but do not run yet: create (image resolved, options validated by building
- * the OCI spec, writable layer prepared), list, inspect, rename, remove, prune. Running them needs the
- * per-container monitor (engine/docs/runtime-monitor.md). Thread-safe: changes are serialised here.
+ * Containers: create (image resolved, options validated by building the OCI spec, writable layer
+ * prepared), list, inspect, rename, remove, prune here; running them is the {@link Supervisor}'s, exec
+ * sessions {@link Execs}', health checks {@link Health}'s. Thread-safe.
  */
-public final class ContainerService implements ContainersBackend, ImageUsers {
+public final class ContainerService implements ContainersBackend, ImageUsers, java.io.Closeable {
   private static final Set<String> LIST_FILTERS = Set.of("id", "name", "label", "status", "ancestor", "exited",
       "before", "since", "health", "isolation", "network", "publish", "expose", "volume", "is-task");
   private static final Set<String> STATUSES =
@@ -53,14 +66,65 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
   private final LayerStore layers;
   private final EventBus events;
   private final OciSpecBuilder specs;
+  private final Settings settings;
+  private final Supervisor sup;
+  private final Execs execs;
+  private final Runc runc;
+  private final Cgroups cgroups;
+  private final ExitWatcher watcher;
+  private final ScheduledExecutorService timers;
+
+  /**
+   * How containers run here.
+   *
+   * @param execRoot sockets and run state (a tmpfs such as /run/berth/exec)
+   * @param initBinary what {@code --init} runs (tini), or null if there is none
+   */
+  public record Settings(Path runc, Path monitor, Path execRoot, Path cgroupRoot, String logDriver,
+      Map<String, String> logOpts, boolean liveRestore, Path initBinary) {}
 
   public ContainerService(ContainerStore store, ImageService images, LayerStore layers, EventBus events,
-      OciSpecBuilder specs) {
+      OciSpecBuilder specs, Path containersDir, Settings settings) throws IOException {
     this.store = store;
     this.images = images;
     this.layers = layers;
     this.events = events;
     this.specs = specs;
+    this.settings = settings;
+    Files.createDirectories(settings.execRoot().resolve("runc"));
+    Files.createDirectories(settings.execRoot().resolve("c"));
+    Files.createDirectories(settings.execRoot().resolve("e"));
+    this.runc = new Runc(settings.runc(), settings.execRoot().resolve("runc"));
+    this.cgroups = new Cgroups(settings.cgroupRoot());
+    this.timers = java.util.concurrent.Executors.newScheduledThreadPool(2,
+        berth.engine.api.http.ApiServer.daemonThreads("containers-"));
+    this.watcher = new ExitWatcher(java.util.concurrent.Executors.newCachedThreadPool(
+        berth.engine.api.http.ApiServer.daemonThreads("exit-")));
+    Monitor monitor = new Monitor(settings.monitor(), runc);
+    this.sup = new Supervisor(store, layers, events, specs, runc, monitor, cgroups, settings.execRoot(), containersDir,
+        LogSettings.parse(settings.logDriver(), settings.logOpts()), watcher, timers, settings.initBinary());
+    this.execs = new Execs(sup, store, events, monitor, watcher, settings.execRoot());
+    sup.setHealth(new Health(store, events, runc, timers, sup::runDir));
+    sup.setOnRemove(c -> {
+      synchronized (this) {
+        if (store.get(c.id()) != null) {
+          removeInternal(c);
+        }
+      }
+    });
+  }
+
+  /** Adopts or cleans up what ran before this engine started; restarts containers whose policy says so. */
+  public void restore() {
+    sup.restore(settings.liveRestore());
+  }
+
+  /** Without live restore, stops every running container. */
+  @Override
+  public void close() throws IOException {
+    sup.shutdown(settings.liveRestore());
+    watcher.close();
+    timers.shutdownNow();
   }
 
   // ---- create ------------------------------------------------------------------------------------
@@ -76,9 +140,10 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
     String id = HexFormat.of().formatHex(randomBytes());
     // Building the spec now reports invalid options at create time, as dockerd does; the user is
     // resolved against the image's files at start.
-    OciSpec spec = specs.build(OciSpecBuilder.Inputs.of(id, request, image.config().path("config"), Path.of("/"),
-        UserResolver.ExecUser.root()));
+    OciSpec spec = specs.build(withInit(OciSpecBuilder.Inputs.of(id, request, image.config().path("config"),
+        Path.of("/"), UserResolver.ExecUser.root())));
     HostConfig hostConfig = request.hostConfig() != null ? request.hostConfig() : HostConfig.empty();
+    validateRuntime(hostConfig);
     List<Digest> diffs = image.diffIds().stream().map(Digest::parse).toList();
     try (Rollback undo = new Rollback()) {
       layers.prepare(id, diffs);
@@ -87,7 +152,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
       for (int attempt = 0; c == null; attempt++) {
         Container candidate = new Container(id, n != null ? n : Names.generate(attempt), Instant.now().toString(),
             asked.image(), image.id(), image.diffIds(), spec.process().args(), merge(asked, image.config()),
-            hostConfig, Container.State.created());
+            hostConfig, Container.State.created(), 0, false);
         String holder = store.add(candidate);
         if (holder == null) {
           c = candidate;
@@ -107,6 +172,35 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
     } catch (IOException e) {
       throw EngineException.system("could not create container", e);
     }
+  }
+
+  private OciSpecBuilder.Inputs withInit(OciSpecBuilder.Inputs in) {
+    return settings.initBinary() == null ? in : in.withInitBinary(settings.initBinary());
+  }
+
+  /** Checks dockerd makes at create about restart policies, auto-remove and log settings. */
+  private void validateRuntime(HostConfig h) {
+    HostConfig.RestartPolicy p = h.restartPolicy();
+    String name = p == null || p.name() == null ? "" : p.name();
+    switch (name) {
+      case "", "no", "always", "unless-stopped" -> {
+        if (p != null && p.maximumRetryCount() != null && p.maximumRetryCount() != 0) {
+          throw EngineException.invalid("invalid restart policy: maximum retry count can only be used with "
+              + "'on-failure'");
+        }
+      }
+      case "on-failure" -> {
+        if (p.maximumRetryCount() != null && p.maximumRetryCount() < 0) {
+          throw EngineException.invalid("invalid restart policy: maximum retry count cannot be negative");
+        }
+      }
+      default -> throw EngineException.invalid("invalid restart policy: unknown policy '%s'; use one of 'no', "
+          + "'always', 'on-failure', or 'unless-stopped'", name);
+    }
+    if (Boolean.TRUE.equals(h.autoRemove()) && !name.isEmpty() && !name.equals("no")) {
+      throw EngineException.invalid("can't create 'AutoRemove' container with restart policy");
+    }
+    LogSettings.of(h.logConfig(), LogSettings.parse(settings.logDriver(), settings.logOpts()));
   }
 
   private static byte[] randomBytes() {
@@ -138,11 +232,28 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
     if (c.labels() != null) {
       labels.putAll(c.labels());
     }
+    ContainerConfig.HealthConfig health = c.healthcheck();
+    if (ic.has("Healthcheck") && !ic.get("Healthcheck").isNull()) {
+      ContainerConfig.HealthConfig fromImage =
+          berth.engine.api.http.ApiJson.MAPPER.convertValue(ic.get("Healthcheck"), ContainerConfig.HealthConfig.class);
+      health = health == null ? fromImage : inherit(health, fromImage);
+    }
     return new ContainerConfig(c.hostname(), c.domainname(), or(c.user(), text(ic, "User")), c.attachStdin(),
         c.attachStdout(), c.attachStderr(), c.exposedPorts(), c.tty(), c.openStdin(), c.stdinOnce(), env, cmd,
-        c.healthcheck(), c.argsEscaped(), c.image(), c.volumes(), or(c.workingDir(), text(ic, "WorkingDir")),
+        health, c.argsEscaped(), c.image(), c.volumes(), or(c.workingDir(), text(ic, "WorkingDir")),
         entrypoint, c.networkDisabled(), c.macAddress(), c.onBuild(), labels, or(c.stopSignal(), text(ic, "StopSignal")),
         c.stopTimeout(), c.shell());
+  }
+
+  /** The --health-* flags over the image's HEALTHCHECK: unset fields come from the image (moby's merge). */
+  private static ContainerConfig.HealthConfig inherit(ContainerConfig.HealthConfig c, ContainerConfig.HealthConfig i) {
+    return new ContainerConfig.HealthConfig(c.test() == null || c.test().isEmpty() ? i.test() : c.test(),
+        nz(c.interval(), i.interval()), nz(c.timeout(), i.timeout()), nz(c.startPeriod(), i.startPeriod()),
+        nz(c.startInterval(), i.startInterval()), c.retries() == null || c.retries() == 0 ? i.retries() : c.retries());
+  }
+
+  private static Long nz(Long a, Long b) {
+    return a == null || a == 0 ? b : a;
   }
 
   private static List<String> strings(JsonNode n) {
@@ -241,12 +352,61 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
         Map.of("NetworkMode", network), Map.of("Networks", Map.of()), List.of());
   }
 
-  private static String status(Container c) {
-    return switch (c.state().status()) {
+  /** The Status column of docker ps: "Up 2 minutes (healthy)", "Exited (0) 3 seconds ago" … */
+  static String status(Container c) {
+    Container.State st = c.state();
+    long now = System.currentTimeMillis();
+    return switch (st.status()) {
       case "created" -> "Created";
-      case "exited" -> "Exited (" + c.state().exitCode() + ")";
-      default -> c.state().status();
+      case "running", "paused" -> "Up " + humanDuration(now - millis(st.startedAt()))
+          + (st.paused() ? " (Paused)" : "") + healthSuffix(st.health());
+      case "restarting" -> "Restarting (" + st.exitCode() + ") " + humanDuration(now - millis(st.finishedAt()))
+          + " ago";
+      case "exited" -> "Exited (" + st.exitCode() + ") " + humanDuration(now - millis(st.finishedAt())) + " ago";
+      default -> st.status();
     };
+  }
+
+  private static String healthSuffix(Container.Health h) {
+    if (h == null) {
+      return "";
+    }
+    return h.status().equals("starting") ? " (health: starting)" : " (" + h.status() + ")";
+  }
+
+  private static long millis(String rfc3339) {
+    return Timestamps.parseRfc3339(rfc3339) / 1_000_000;
+  }
+
+  /** Docker's units.HumanDuration. */
+  static String humanDuration(long ms) {
+    long s = Math.max(0, ms / 1000);
+    if (s < 1) {
+      return "Less than a second";
+    } else if (s == 1) {
+      return "1 second";
+    } else if (s < 60) {
+      return s + " seconds";
+    }
+    long m = s / 60;
+    if (m == 1) {
+      return "About a minute";
+    } else if (m < 60) {
+      return m + " minutes";
+    }
+    long h = Math.round(s / 3600.0);
+    if (h == 1) {
+      return "About an hour";
+    } else if (h < 48) {
+      return h + " hours";
+    } else if (h < 24 * 7 * 2) {
+      return h / 24 + " days";
+    } else if (h < 24 * 30 * 2) {
+      return h / 24 / 7 + " weeks";
+    } else if (h < 24 * 365 * 2) {
+      return h / 24 / 30 + " months";
+    }
+    return h / 24 / 365 + " years";
   }
 
   @Override
@@ -264,9 +424,18 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
     Map<String, Object> net = new LinkedHashMap<>();
     net.put("Ports", Map.of());
     net.put("Networks", Map.of());
+    Path dir = containerDirOf(c.id());
+    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), LogSettings.parse(settings.logDriver(),
+        settings.logOpts()));
+    Path log = ls.path(dir, c.id());
+    boolean ran = !c.state().startedAt().equals(Container.State.ZERO_TIME);
+    List<String> execIds = execs.idsOf(c.id());
     return new ContainerInspect(c.id(), c.created(), path.isEmpty() ? "" : path.get(0),
-        path.isEmpty() ? List.of() : path.subList(1, path.size()), c.state(), c.imageId(), "", "", "", "",
-        "/" + c.name(), 0, "overlay2", "linux", "", "", "", null, c.hostConfig(),
+        path.isEmpty() ? List.of() : path.subList(1, path.size()), c.state(), c.imageId(),
+        ran ? dir.resolve("resolv.conf").toString() : "", ran ? dir.resolve("hostname").toString() : "",
+        ran ? dir.resolve("hosts").toString() : "", log == null || !ls.driver().equals("json-file") ? "" : log.toString(),
+        "/" + c.name(), c.restartCount(), "overlay2", "linux", "", "", "", execIds.isEmpty() ? null : execIds,
+        c.hostConfig(),
         new ImageInspect.GraphDriver("overlay2", gd), size ? writableSize(c.id()) : null, List.of(), c.config(), net);
   }
 
@@ -299,24 +468,47 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
   }
 
   @Override
-  public synchronized void remove(String name, boolean force, boolean volumes) {
+  public void remove(String name, boolean force, boolean volumes) {
     Container c = find(name);
     if (c.state().running() && !force) {
-      throw EngineException.conflict("You cannot remove a running container %s. Stop the container before "
-          + "attempting removal or force remove", c.id());
+      if (c.state().paused()) {
+        throw EngineException.conflict("cannot remove container \"/%s\": container is paused and must be unpaused "
+            + "first", c.name());
+      }
+      throw EngineException.conflict("cannot remove container \"/%s\": container is running: stop the container "
+          + "before removing or force remove", c.name());
     }
-    removeInternal(c);
+    if (force) {
+      sup.killForRemoval(c.id());
+    }
+    synchronized (this) {
+      Container now = store.get(c.id());
+      if (now == null) {
+        return; // auto-removed meanwhile
+      }
+      if (sup.run(c.id()) != null) {
+        throw EngineException.conflict("cannot remove container \"/%s\": container is running: stop the container "
+            + "before removing or force remove", c.name());
+      }
+      removeInternal(now);
+    }
     images.gc(); // the container may have held the last use of an image removed with rmi -f
   }
 
   private void removeInternal(Container c) {
     try {
+      execs.forget(c.id());
       layers.removeWritable(c.id());
       store.remove(c.id());
     } catch (IOException e) {
       throw EngineException.system("could not remove container " + c.id(), e);
     }
-    events.publish("container", "destroy", c.id(), Map.of("name", c.name(), "image", c.image()));
+    events.publish("container", "destroy", c.id(), Supervisor.attrs(c));
+    sup.removedNow(c);
+  }
+
+  private Path containerDirOf(String id) {
+    return sup.containerDir(id);
   }
 
   @Override
@@ -352,6 +544,342 @@ public final class ContainerService implements ContainersBackend, ImageUsers {
     int eq = want.indexOf('=');
     String k = eq < 0 ? want : want.substring(0, eq);
     return labels.containsKey(k) && (eq < 0 || want.substring(eq + 1).equals(labels.get(k)));
+  }
+
+  // ---- running ---------------------------------------------------------------------------------
+
+  @Override
+  public void start(String name) {
+    sup.start(find(name).id());
+  }
+
+  @Override
+  public void stop(String name, Integer timeout, String signal) {
+    sup.stop(find(name).id(), timeout, signal);
+  }
+
+  @Override
+  public void restart(String name, Integer timeout, String signal) {
+    sup.restart(find(name).id(), timeout, signal);
+  }
+
+  @Override
+  public void kill(String name, String signal) {
+    sup.kill(find(name).id(), signal);
+  }
+
+  @Override
+  public void pause(String name) {
+    sup.pause(find(name).id(), true);
+  }
+
+  @Override
+  public void unpause(String name) {
+    sup.pause(find(name).id(), false);
+  }
+
+  @Override
+  public CompletableFuture<Integer> waitFor(String name, String condition) {
+    Container c = find(name);
+    String id = c.id();
+    return switch (condition) {
+      case "next-exit" -> sup.nextExit(id);
+      case "removed" -> sup.removal(id);
+      default -> {
+        CompletableFuture<Integer> f = sup.nextExit(id);
+        Container now = store.get(id);
+        yield now == null || sup.run(id) == null && !now.state().restarting()
+            ? CompletableFuture.completedFuture(now == null ? c.state().exitCode() : now.state().exitCode()) : f;
+      }
+    };
+  }
+
+  @Override
+  public boolean attachTty(String name, AttachOptions o) {
+    Container c = find(name);
+    AttachPump.parseDetachKeys(o.detachKeys());
+    return Boolean.TRUE.equals(c.config().tty());
+  }
+
+  @Override
+  public void attach(String name, AttachOptions o, Hijacked h) {
+    Container c = find(name);
+    boolean tty = Boolean.TRUE.equals(c.config().tty());
+    boolean stdin = o.stdin() && Boolean.TRUE.equals(c.config().openStdin());
+    AttachPump.Options po = new AttachPump.Options(tty, o.stdout(), o.stderr(), stdin,
+        Boolean.TRUE.equals(c.config().stdinOnce()), AttachPump.parseDetachKeys(o.detachKeys()));
+    try {
+      if (o.logs()) {
+        replayLogs(c, po, h);
+      }
+      if (!o.stream()) {
+        h.close();
+        return;
+      }
+      CompletableFuture<Monitor.Attachment> conn = new CompletableFuture<>();
+      Runnable withdraw = sup.onAttachable(c.id(), dir -> {
+        if (dir == null) {
+          conn.completeExceptionally(new IOException("the container failed to start"));
+          return;
+        }
+        try {
+          conn.complete(Monitor.attach(dir, false));
+        } catch (IOException e) {
+          conn.completeExceptionally(e);
+        }
+      });
+      CompletableFuture.anyOf(conn, h.clientGone()).join();
+      if (!conn.isDone()) {
+        withdraw.run();
+        h.close();
+        return;
+      }
+      AttachPump.run(conn.join(), h, po, null);
+    } catch (IOException | java.util.concurrent.CompletionException e) {
+      h.close();
+    }
+  }
+
+  private void replayLogs(Container c, AttachPump.Options po, Hijacked h) throws IOException {
+    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), LogSettings.parse(settings.logDriver(),
+        settings.logOpts()));
+    Path p = ls.path(containerDirOf(c.id()), c.id());
+    if (p == null) {
+      return;
+    }
+    java.io.OutputStream out = h.out();
+    new JsonFileLog(p).read(ReadOptions.all().withStreams(po.stdout(), po.stderr()), e -> {
+      try {
+        if (po.tty()) {
+          out.write(e.line());
+        } else {
+          (e.isStderr() ? Stdcopy.stderr(out) : Stdcopy.stdout(out)).write(e.line());
+        }
+      } catch (IOException x) {
+        throw new java.io.UncheckedIOException(x);
+      }
+    });
+  }
+
+  @Override
+  public boolean logsTty(String name) {
+    Container c = find(name);
+    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), LogSettings.parse(settings.logDriver(),
+        settings.logOpts()));
+    if (ls.driver().equals("none")) {
+      throw EngineException.notImplemented("configured logging driver does not support reading");
+    }
+    return Boolean.TRUE.equals(c.config().tty());
+  }
+
+  @Override
+  public void logs(String name, ReadOptions o, java.util.function.Consumer<LogEntry> sink,
+      java.util.function.BooleanSupplier cancelled) throws IOException {
+    Container c = find(name);
+    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), LogSettings.parse(settings.logDriver(),
+        settings.logOpts()));
+    Path p = ls.path(containerDirOf(c.id()), c.id());
+    Supervisor.Run r = sup.run(c.id());
+    java.util.function.BooleanSupplier stopped = r == null ? () -> true : r.done::isDone;
+    new JsonFileLog(p).read(o, sink, cancelled, stopped);
+  }
+
+  @Override
+  public void resize(String name, int rows, int cols) {
+    Container c = find(name);
+    Supervisor.Run r = sup.run(c.id());
+    if (r == null) {
+      throw EngineException.conflict("Container %s is not running", c.id());
+    }
+    try {
+      Monitor.resize(r.dir, rows, cols);
+    } catch (IOException e) {
+      throw EngineException.conflict("Container %s is not running", c.id());
+    }
+  }
+
+  @Override
+  public Object top(String name, String psArgs) {
+    berth.engine.runtime.Top.validateArgs(psArgs);
+    Container c = find(name);
+    if (sup.run(c.id()) == null) {
+      throw EngineException.conflict("Container %s is not running", c.id());
+    }
+    try {
+      return berth.engine.runtime.Top.list(runc.pids(c.id()), psArgs);
+    } catch (IOException e) {
+      throw EngineException.conflict("Container %s is not running", c.id());
+    }
+  }
+
+  @Override
+  public void stats(String name, boolean stream, boolean oneShot, java.util.function.Consumer<Object> sink,
+      java.util.function.Supplier<Boolean> more) throws IOException {
+    Container c = find(name);
+    Cgroups.Stats prev = null;
+    boolean first = true;
+    while (first || stream && more.get()) {
+      Supervisor.Run r = sup.run(c.id());
+      if (r == null) {
+        sink.accept(ContainerStats.empty(c.name(), c.id()));
+        return;
+      }
+      Cgroups.Stats now;
+      try {
+        now = cgroups.read(sup.cgroupsPath(c.id()), r.pid);
+      } catch (IOException e) {
+        sink.accept(ContainerStats.empty(c.name(), c.id())); // it exited while being read
+        return;
+      }
+      if (!stream && !oneShot && prev == null) {
+        prev = now; // dockerd answers stream=false with its second sample, a second later
+        sleep(1000);
+        continue;
+      }
+      sink.accept(ContainerStats.of(c.name(), c.id(), now, oneShot ? null : prev));
+      prev = now;
+      first = false;
+      if (stream) {
+        sleep(1000);
+      }
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public List<String> update(String name, HostConfig changes) {
+    Container c = find(name);
+    var l = sup.lock(c.id());
+    l.lock();
+    try {
+      c = store.get(c.id());
+      HostConfig merged = mergeUpdate(c.hostConfig(), changes);
+      if (changes.restartPolicy() != null && changes.restartPolicy().name() != null
+          && !changes.restartPolicy().name().isEmpty() && Boolean.TRUE.equals(c.hostConfig().autoRemove())) {
+        throw EngineException.invalid("Restart policy cannot be updated because AutoRemove is enabled for the "
+            + "container");
+      }
+      validateRuntime(merged);
+      OciSpec spec = specs.build(withInit(OciSpecBuilder.Inputs.of(c.id(),
+          new ContainerCreateRequest(c.config(), merged, null), null, Path.of("/"), UserResolver.ExecUser.root())));
+      if (sup.run(c.id()) != null) {
+        try {
+          runc.update(c.id(), spec.linux().resources());
+        } catch (Runc.RuncException e) {
+          throw EngineException.invalid("Cannot update container %s: %s", c.id(), e.getMessage());
+        }
+      }
+      store.update(c.withHostConfig(merged));
+      events.publish("container", "update", c.id(), Supervisor.attrs(c));
+      return List.of();
+    } catch (IOException e) {
+      throw EngineException.system("could not update container " + c.id(), e);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  /** The non-zero, non-empty fields of an update over the container's HostConfig (docker update sends zeros). */
+  static HostConfig mergeUpdate(HostConfig base, HostConfig changes) {
+    var mapper = berth.engine.api.http.ApiJson.MAPPER;
+    com.fasterxml.jackson.databind.node.ObjectNode b = mapper.valueToTree(base);
+    com.fasterxml.jackson.databind.node.ObjectNode ch = mapper.valueToTree(changes);
+    ch.fields().forEachRemaining(f -> {
+      JsonNode v = f.getValue();
+      boolean unset = v.isNull() || v.isNumber() && v.asLong() == 0 || v.isTextual() && v.asText().isEmpty()
+          || v.isContainerNode() && v.isEmpty()
+          || f.getKey().equals("RestartPolicy") && v.path("Name").asText("").isEmpty();
+      if (!unset) {
+        b.set(f.getKey(), v);
+      }
+    });
+    try {
+      return mapper.treeToValue(b, HostConfig.class);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw EngineException.invalid("invalid update: %s", e.getOriginalMessage());
+    }
+  }
+
+  // ---- exec ------------------------------------------------------------------------------------
+
+  @Override
+  public String execCreate(String name, Map<String, Object> body) {
+    Container c = find(name);
+    Execs.Config cfg = new Execs.Config(bool(body, "AttachStdin"), bool(body, "AttachStdout"),
+        bool(body, "AttachStderr"), str(body, "DetachKeys"), bool(body, "Tty"), strs(body, "Env"), strs(body, "Cmd"),
+        bool(body, "Privileged"), str(body, "User"), str(body, "WorkingDir"));
+    return execs.create(c, cfg);
+  }
+
+  private static boolean bool(Map<String, Object> m, String k) {
+    return Boolean.TRUE.equals(m.get(k));
+  }
+
+  private static String str(Map<String, Object> m, String k) {
+    Object v = m.get(k);
+    return v == null ? null : v.toString();
+  }
+
+  private static List<String> strs(Map<String, Object> m, String k) {
+    Object v = m.get(k);
+    if (v instanceof List<?> l) {
+      return l.stream().map(String::valueOf).toList();
+    }
+    return v == null ? null : List.of(v.toString());
+  }
+
+  @Override
+  public boolean execTty(String execId, boolean tty) {
+    Execs.Exec e = execs.get(execId);
+    if (e.started) {
+      throw EngineException.conflict("Error: Exec command %s has already run", execId);
+    }
+    if (sup.run(e.containerId) == null) {
+      throw EngineException.conflict("Container %s is not running", e.containerId);
+    }
+    return tty || e.config.tty();
+  }
+
+  @Override
+  public void execStart(String execId, boolean tty, Hijacked h) {
+    execs.start(execId, tty, h);
+  }
+
+  @Override
+  public void execResize(String execId, int rows, int cols) {
+    execs.resize(execId, rows, cols);
+  }
+
+  @Override
+  public Object execInspect(String execId) {
+    Execs.Exec e = execs.get(execId);
+    Map<String, Object> pc = new LinkedHashMap<>();
+    List<String> cmd = e.config.cmd();
+    pc.put("tty", e.config.tty());
+    pc.put("entrypoint", cmd.get(0));
+    pc.put("arguments", cmd.subList(1, cmd.size()));
+    pc.put("privileged", e.config.privileged());
+    pc.put("user", e.config.user() == null ? "" : e.config.user());
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("CanRemove", false);
+    out.put("ContainerID", e.containerId);
+    out.put("DetachKeys", e.config.detachKeys() == null ? "" : e.config.detachKeys());
+    out.put("ExitCode", e.exitCode);
+    out.put("ID", e.id);
+    out.put("OpenStderr", e.config.attachStderr());
+    out.put("OpenStdin", e.config.attachStdin());
+    out.put("OpenStdout", e.config.attachStdout());
+    out.put("ProcessConfig", pc);
+    out.put("Running", e.running);
+    out.put("Pid", e.pid);
+    return out;
   }
 
   // ---- ImageUsers ------------------------------------------------------------------------------

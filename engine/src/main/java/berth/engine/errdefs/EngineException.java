@@ -41,6 +41,11 @@ public class EngineException extends RuntimeException {
     return new EngineException(ErrorKind.NOT_IMPLEMENTED, String.format(fmt, args));
   }
 
+  /** 304: the container is already in the asked-for state (start of a running one, stop of a stopped one). */
+  public static EngineException notModified() {
+    return new EngineException(ErrorKind.NOT_MODIFIED, "");
+  }
+
   public static EngineException system(String message, Throwable cause) {
     return new EngineException(ErrorKind.SYSTEM, message, cause);
   }

@@ -179,6 +179,10 @@ public final class EngineProcess implements AutoCloseable {
       Path dir = Files.createTempDirectory(Path.of("/tmp"), "berth-e2e-jar-");
       Files.createDirectory(dir.resolve("lib"));
       Files.copy(jar, dir.resolve(jar.getFileName()));
+      Path monitor = jar.getParent().resolve("berth-mon"); // the engine looks for its monitor next to its jar
+      if (Files.isExecutable(monitor)) {
+        Files.copy(monitor, dir.resolve("berth-mon"), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+      }
       try (var ls = Files.list(lib)) {
         for (Path p : ls.toList()) {
           Files.copy(p, dir.resolve("lib").resolve(p.getFileName()));
@@ -422,6 +426,30 @@ public final class EngineProcess implements AutoCloseable {
     }
   }
 
+  /** The engine's exec root (sockets and run state of containers), derived from the data root. */
+  public Path execRoot() {
+    return Path.of(berth.engine.config.ConfigLoader.defaultExecRoot(dataRoot.toString()));
+  }
+
+  /** Removes the exec root unless something is still mounted under it (that is reported: a leak). */
+  private void removeExecRoot() {
+    Path x = execRoot();
+    try {
+      if (!Files.exists(x)) {
+        return;
+      }
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        if (line.contains(" " + x + "/")) {
+          System.err.println("[EngineProcess] not removing " + x + ": still mounted: " + line);
+          return;
+        }
+      }
+      deleteTree(x);
+    } catch (IOException e) {
+      System.err.println("[EngineProcess] could not remove " + x + ": " + e);
+    }
+  }
+
   /** Stops the engine and removes the temp dir (and the data root if this made it). */
   @Override
   public void close() {
@@ -433,6 +461,7 @@ public final class EngineProcess implements AutoCloseable {
       System.err.println("[EngineProcess] keeping " + workDir + " (berth.it.keep)");
       return;
     }
+    removeExecRoot();
     try {
       if (!ownsDataRoot) {
         Files.deleteIfExists(socket);

@@ -1,11 +1,20 @@
 package berth.engine.api.containers;
 
+import berth.engine.api.http.Hijacked;
 import berth.engine.api.types.ContainerCreateRequest;
 import berth.engine.api.types.ContainerInspect;
 import berth.engine.api.types.ContainerPruneReport;
 import berth.engine.api.types.ContainerSummary;
 import berth.engine.api.types.Filters;
+import berth.engine.api.types.HostConfig;
+import berth.engine.logs.LogEntry;
+import berth.engine.logs.ReadOptions;
+import java.io.IOException;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /** What the containers router needs. Implemented by {@link berth.engine.container.ContainerService}. */
 public interface ContainersBackend {
@@ -29,4 +38,78 @@ public interface ContainersBackend {
 
   /** Removes every container that is not running and matches the until/label filters. */
   ContainerPruneReport prune(Filters filters);
+
+  /** NOT_MODIFIED if it already runs. */
+  void start(String name);
+
+  /** NOT_MODIFIED if it is not running; timeout null = the container's own; signal null = its stop signal. */
+  void stop(String name, Integer timeout, String signal);
+
+  void restart(String name, Integer timeout, String signal);
+
+  /** CONFLICT if it is not running; INVALID_PARAMETER for an unknown signal. */
+  void kill(String name, String signal);
+
+  void pause(String name);
+
+  void unpause(String name);
+
+  /**
+   * Registers a wait ("not-running", "next-exit" or "removed") and returns the future exit code; the
+   * router sends its headers once this returns, as dockerd does.
+   */
+  CompletableFuture<Integer> waitFor(String name, String condition);
+
+  /** Attach options, as the query of {@code POST /containers/{id}/attach} gives them. */
+  record AttachOptions(boolean stream, boolean logs, boolean stdin, boolean stdout, boolean stderr,
+      String detachKeys) {}
+
+  /**
+   * Checks the request (NOT_FOUND, INVALID_PARAMETER) and returns whether the container has a tty; then
+   * {@code attach} runs, on the request's thread, with the hijacked connection.
+   */
+  boolean attachTty(String name, AttachOptions o);
+
+  void attach(String name, AttachOptions o, Hijacked h);
+
+  /** Whether the container has a tty (the logs are raw then); NOT_FOUND; 501 for a driver that cannot be read. */
+  boolean logsTty(String name);
+
+  /**
+   * Streams the container's log; with follow, until it stops or {@code cancelled} says so. {@code cancelled}
+   * is asked after every read buffer and every idle poll: a good moment to flush what the sink buffered.
+   */
+  void logs(String name, ReadOptions o, Consumer<LogEntry> sink, java.util.function.BooleanSupplier cancelled)
+      throws IOException;
+
+  /** CONFLICT if it is not running. */
+  void resize(String name, int rows, int cols);
+
+  /** {@code {"Titles": [...], "Processes": [[...]]}}; CONFLICT if it is not running. */
+  Object top(String name, String psArgs);
+
+  /**
+   * Resource usage samples: {@code sink} gets one per second while {@code more} says so (one with
+   * {@code oneShot}).
+   */
+  void stats(String name, boolean stream, boolean oneShot, Consumer<Object> sink, Supplier<Boolean> more)
+      throws IOException;
+
+  /** Changes resources and the restart policy; returns warnings. */
+  List<String> update(String name, HostConfig changes);
+
+  // ---- exec ----
+
+  /** Creates an exec session from the body of {@code POST /containers/{id}/exec}; returns its ID. */
+  String execCreate(String name, Map<String, Object> body);
+
+  /** Checks an exec can start and returns whether it has a tty. */
+  boolean execTty(String execId, boolean tty);
+
+  /** Runs an exec: detached when {@code h} is null, else attached until it ends. */
+  void execStart(String execId, boolean tty, Hijacked h);
+
+  void execResize(String execId, int rows, int cols);
+
+  Object execInspect(String execId);
 }

@@ -5,16 +5,20 @@ import berth.engine.api.http.ApiResponse;
 import berth.engine.api.http.Route;
 import berth.engine.api.http.Router;
 import berth.engine.api.types.ContainerCreateRequest;
+import berth.engine.api.http.Stdcopy;
 import berth.engine.api.types.Filters;
+import berth.engine.api.types.HostConfig;
+import berth.engine.api.types.Timestamps;
+import berth.engine.logs.ReadOptions;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.concurrent.CompletableFuture;
 import berth.engine.errdefs.EngineException;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 
-/**
- * The container endpoints Berth serves so far: create, list, inspect, rename, remove, prune. Running
- * containers (start, attach, wait, logs, exec …) answers 501 until the runtime monitor exists.
- */
+/** The container and exec endpoints: lifecycle, attach, wait, logs, top, stats, update, exec. */
 public final class ContainersRouter implements Router {
   private final ContainersBackend backend;
 
@@ -31,11 +35,234 @@ public final class ContainersRouter implements Router {
         Route.get("/containers/{name}/json", this::getContainersInspect),
         Route.post("/containers/{name}/rename", this::postContainersRename),
         Route.delete("/containers/{name}", this::deleteContainers),
-        Route.post("/containers/{name}/start", ContainersRouter::notYet),
-        Route.post("/containers/{name}/attach", ContainersRouter::notYet),
-        Route.post("/containers/{name}/wait", ContainersRouter::notYet),
-        Route.get("/containers/{name}/logs", ContainersRouter::notYet),
-        Route.post("/containers/{name}/exec", ContainersRouter::notYet));
+        Route.post("/containers/{name}/start", (req, res) -> {
+          backend.start(req.pathParam("name"));
+          res.empty(204);
+        }),
+        Route.post("/containers/{name}/stop", (req, res) -> {
+          backend.stop(req.pathParam("name"), timeout(req), req.query("signal"));
+          res.empty(204);
+        }),
+        Route.post("/containers/{name}/restart", (req, res) -> {
+          backend.restart(req.pathParam("name"), timeout(req), req.query("signal"));
+          res.empty(204);
+        }),
+        Route.post("/containers/{name}/kill", (req, res) -> {
+          backend.kill(req.pathParam("name"), req.query("signal"));
+          res.empty(204);
+        }),
+        Route.post("/containers/{name}/pause", (req, res) -> {
+          backend.pause(req.pathParam("name"));
+          res.empty(204);
+        }),
+        Route.post("/containers/{name}/unpause", (req, res) -> {
+          backend.unpause(req.pathParam("name"));
+          res.empty(204);
+        }),
+        Route.post("/containers/{name}/wait", this::postContainersWait),
+        Route.post("/containers/{name}/attach", this::postContainersAttach),
+        Route.get("/containers/{name}/logs", this::getContainersLogs),
+        Route.post("/containers/{name}/resize", (req, res) -> {
+          backend.resize(req.pathParam("name"), dimension(req, "h"), dimension(req, "w"));
+          res.empty(200);
+        }),
+        Route.get("/containers/{name}/top", (req, res) -> res.json(200,
+            backend.top(req.pathParam("name"), req.query("ps_args")))),
+        Route.get("/containers/{name}/stats", this::getContainersStats),
+        Route.post("/containers/{name}/update", (req, res) -> {
+          HostConfig changes = req.readJson(HostConfig.class);
+          res.json(200, Map.of("Warnings", backend.update(req.pathParam("name"),
+              changes == null ? HostConfig.empty() : changes)));
+        }),
+        Route.post("/containers/{name}/exec", this::postContainersExec),
+        Route.post("/exec/{id}/start", this::postExecStart),
+        Route.post("/exec/{id}/resize", (req, res) -> {
+          backend.execResize(req.pathParam("id"), dimension(req, "h"), dimension(req, "w"));
+          res.empty(200);
+        }),
+        Route.get("/exec/{id}/json", (req, res) -> res.json(200, backend.execInspect(req.pathParam("id")))));
+  }
+
+  private static Integer timeout(ApiRequest req) {
+    String t = req.query("t");
+    if (t == null || t.isEmpty()) {
+      return null;
+    }
+    try {
+      return Integer.parseInt(t);
+    } catch (NumberFormatException e) {
+      throw EngineException.invalid("invalid value for t: %s", t);
+    }
+  }
+
+  private static int dimension(ApiRequest req, String name) {
+    String v = req.query(name);
+    try {
+      int n = Integer.parseInt(v == null ? "" : v);
+      if (n < 0 || n > 65535) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw EngineException.invalid("invalid resize %s: %s", name.equals("h") ? "height" : "width", v);
+    }
+  }
+
+  private void postContainersWait(ApiRequest req, ApiResponse res) throws IOException {
+    String condition = req.query("condition");
+    if (condition == null || condition.isEmpty()) {
+      condition = "not-running";
+    }
+    if (!List.of("not-running", "next-exit", "removed").contains(condition)) {
+      throw EngineException.invalid("invalid condition: \"%s\"", condition);
+    }
+    CompletableFuture<Integer> f = backend.waitFor(req.pathParam("name"), condition);
+    // Headers go out now: the client's wait call returns once the wait is registered (dockerd does this).
+    ApiResponse.ResponseStream out = res.stream(200, "application/json");
+    out.flush();
+    CompletableFuture<?> gone = res.clientGone();
+    CompletableFuture.anyOf(f, gone).join();
+    if (!f.isDone()) {
+      out.abort();
+      return;
+    }
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("StatusCode", f.join());
+    body.put("Error", null);
+    out.writeJson(body);
+    out.close();
+  }
+
+  private void postContainersAttach(ApiRequest req, ApiResponse res) throws IOException {
+    ContainersBackend.AttachOptions o = new ContainersBackend.AttachOptions(req.boolQuery("stream"),
+        req.boolQuery("logs"), req.boolQuery("stdin"), req.boolQuery("stdout"), req.boolQuery("stderr"),
+        req.query("detachKeys"));
+    boolean tty = backend.attachTty(req.pathParam("name"), o);
+    backend.attach(req.pathParam("name"), o, res.hijack(tty));
+  }
+
+  private void getContainersLogs(ApiRequest req, ApiResponse res) throws IOException {
+    boolean out = req.boolQuery("stdout");
+    boolean err = req.boolQuery("stderr");
+    if (!out && !err) {
+      throw EngineException.invalid("Bad parameters: you must choose at least one stream");
+    }
+    String name = req.pathParam("name");
+    boolean tty = backend.logsTty(name);
+    String tail = req.query("tail");
+    int n = -1;
+    if (tail != null && !tail.isEmpty() && !tail.equals("all")) {
+      try {
+        n = Integer.parseInt(tail);
+      } catch (NumberFormatException e) {
+        n = -1; // dockerd treats an unparsable tail as "all"
+      }
+    }
+    ReadOptions o = new ReadOptions(out, err, logTime(req.query("since")), logTime(req.query("until")), n,
+        req.boolQuery("follow"));
+    boolean timestamps = req.boolQuery("timestamps");
+    ApiResponse.ResponseStream body = res.stream(200,
+        tty ? ApiResponse.RAW_STREAM : ApiResponse.MULTIPLEXED_STREAM);
+    java.io.BufferedOutputStream buf = new java.io.BufferedOutputStream(body, 64 * 1024);
+    java.io.OutputStream stdout = tty ? buf : Stdcopy.stdout(buf);
+    java.io.OutputStream stderr = tty ? buf : Stdcopy.stderr(buf);
+    CompletableFuture<?> gone = res.clientGone();
+    try {
+      backend.logs(name, o, e -> {
+        try {
+          java.io.OutputStream s = e.isStderr() ? stderr : stdout;
+          if (timestamps) {
+            byte[] ts = (Timestamps.rfc3339Nano(e.timeNanos()) + " ").getBytes(StandardCharsets.UTF_8);
+            byte[] line = new byte[ts.length + e.line().length];
+            System.arraycopy(ts, 0, line, 0, ts.length);
+            System.arraycopy(e.line(), 0, line, ts.length, e.line().length);
+            s.write(line);
+          } else {
+            s.write(e.line());
+          }
+        } catch (IOException x) {
+          throw new java.io.UncheckedIOException(x);
+        }
+      }, () -> {
+        try {
+          buf.flush();
+        } catch (IOException x) {
+          return true;
+        }
+        return gone.isDone();
+      });
+      buf.flush();
+      body.close();
+    } catch (java.io.UncheckedIOException | IOException e) {
+      body.abort();
+    }
+  }
+
+  /** since/until: Unix seconds with an optional fraction ("1700000000.5"), as the CLI sends them; 0 = none. */
+  static long logTime(String v) {
+    if (v == null || v.isEmpty() || v.equals("0")) {
+      return 0;
+    }
+    try {
+      return new java.math.BigDecimal(v).movePointRight(9).longValueExact();
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw EngineException.invalid("invalid value for since/until: %s", v);
+    }
+  }
+
+  private void getContainersStats(ApiRequest req, ApiResponse res) throws IOException {
+    String s = req.query("stream");
+    boolean stream = s == null || s.isEmpty() || req.boolQuery("stream");
+    boolean oneShot = req.boolQuery("one-shot");
+    if (oneShot && stream) {
+      throw EngineException.invalid("cannot have stream=true and one-shot=true");
+    }
+    String name = req.pathParam("name");
+    ApiResponse.ResponseStream[] out = new ApiResponse.ResponseStream[1];
+    CompletableFuture<?> gone = res.clientGone();
+    try {
+      backend.stats(name, stream, oneShot, sample -> {
+        try {
+          if (out[0] == null) {
+            out[0] = res.stream(200, "application/json");
+          }
+          out[0].writeJson(sample);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }, () -> !gone.isDone());
+      if (out[0] != null) {
+        out[0].close();
+      }
+    } catch (java.io.UncheckedIOException e) {
+      if (out[0] != null) {
+        out[0].abort();
+      }
+    }
+  }
+
+  private void postContainersExec(ApiRequest req, ApiResponse res) throws IOException {
+    @SuppressWarnings("unchecked")
+    Map<String, Object> body = req.readJson(Map.class);
+    if (body == null) {
+      throw EngineException.invalid("No exec command specified");
+    }
+    res.json(201, Map.of("Id", backend.execCreate(req.pathParam("name"), body)));
+  }
+
+  private void postExecStart(ApiRequest req, ApiResponse res) throws IOException {
+    @SuppressWarnings("unchecked")
+    Map<String, Object> body = req.readJson(Map.class);
+    boolean detach = body != null && Boolean.TRUE.equals(body.get("Detach"));
+    boolean tty = body != null && Boolean.TRUE.equals(body.get("Tty"));
+    String id = req.pathParam("id");
+    boolean hasTty = backend.execTty(id, tty);
+    if (detach) {
+      backend.execStart(id, hasTty, null);
+      res.empty(200);
+      return;
+    }
+    backend.execStart(id, hasTty, res.hijack(hasTty));
   }
 
   private void postContainersCreate(ApiRequest req, ApiResponse res) throws IOException {
@@ -74,8 +301,4 @@ public final class ContainersRouter implements Router {
     res.json(200, backend.prune(Filters.parse(req.query("filters"))));
   }
 
-  private static void notYet(ApiRequest req, ApiResponse res) {
-    throw EngineException.notImplemented("running containers is not supported by this engine yet: containers can be "
-        + "created, listed, inspected, renamed and removed");
-  }
 }
