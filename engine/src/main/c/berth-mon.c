@@ -52,7 +52,7 @@ enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_RESIZE = 5, F_MUTE = 6 };
 /* ------------------------------------------------------------------ options */
 static struct {
     const char *id, *runc, *runc_root, *bundle, *dir, *exec_json, *log_path, *oom_file;
-    int tty, stdin_on, wait_attach, json_log;
+    int tty, stdin_on, wait_attach, json_log, run;
     long long max_size;
     int max_file;
 } o = {.max_file = 1};
@@ -678,6 +678,8 @@ static void spawn_runc(void)
     argv[a++] = "--log", argv[a++] = p_runclog, argv[a++] = "--log-format", argv[a++] = "json";
     if (o.exec_json) {
         argv[a++] = "exec", argv[a++] = "--detach", argv[a++] = "--process", argv[a++] = (char *)o.exec_json;
+    } else if (o.run) {                   /* create and start in one runc process */
+        argv[a++] = "run", argv[a++] = "--detach", argv[a++] = "--bundle", argv[a++] = (char *)o.bundle;
     } else {
         argv[a++] = "create", argv[a++] = "--bundle", argv[a++] = (char *)o.bundle;
     }
@@ -820,7 +822,7 @@ static long long oom_count(void)
 /* runc create/exec has exited: report pid or error on SYNC. */
 static void runc_finished(void)
 {
-    const char *verb = o.exec_json ? "exec" : "create";
+    const char *verb = o.exec_json ? "exec" : o.run ? "run" : "create";
     int ok = WIFEXITED(runc_status) && WEXITSTATUS(runc_status) == 0;
     char msg[1600] = "", b[64];
     if (ok) {
@@ -923,7 +925,7 @@ static void event_loop(int phase)
         int nc = ncl;                        /* clients accepted now are not in pf yet */
         if (pf[1].revents) {
             accept_clients();
-            if (phase == PH_WAIT && ncl > 0) spawn_runc(), phase = PH_RUNC;
+            if (phase == PH_WAIT && ncl >= o.wait_attach) spawn_runc(), phase = PH_RUNC;
         }
         if (pf[2].revents && console_fd >= 0) console_accept();
         if (pf[3].revents && rerr_fd >= 0) read_rerr(rerr_fd);
@@ -993,7 +995,7 @@ static void usage(const char *why)
 {
     fprintf(stderr, "berth-mon: %s\n"
             "usage: berth-mon --id ID --runc PATH --runc-root DIR --bundle DIR --dir DIR\n"
-            "       [--exec PROCESS_JSON] [--tty] [--stdin] [--wait-attach] [--oom-file PATH]\n"
+            "       [--exec PROCESS_JSON | --run] [--tty] [--stdin] [--wait-attach[=N]] [--oom-file PATH]\n"
             "       [--log-driver json-file|none] [--log-path FILE] [--log-max-size BYTES] [--log-max-file N]\n", why);
     exit(2);
 }
@@ -1016,7 +1018,8 @@ static void parse_args(int argc, char **argv)
         {"id", 1, 0, 'i'}, {"runc", 1, 0, 'r'}, {"runc-root", 1, 0, 'R'}, {"bundle", 1, 0, 'b'},
         {"dir", 1, 0, 'd'}, {"exec", 1, 0, 'e'}, {"tty", 0, 0, 't'}, {"stdin", 0, 0, 's'},
         {"log-driver", 1, 0, 'D'}, {"log-path", 1, 0, 'l'}, {"log-max-size", 1, 0, 'S'},
-        {"log-max-file", 1, 0, 'F'}, {"oom-file", 1, 0, 'o'}, {"wait-attach", 0, 0, 'w'}, {0, 0, 0, 0}};
+        {"log-max-file", 1, 0, 'F'}, {"oom-file", 1, 0, 'o'}, {"wait-attach", 2, 0, 'w'}, {"run", 0, 0, 'x'},
+        {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1029,7 +1032,11 @@ static void parse_args(int argc, char **argv)
         case 'e': o.exec_json = optarg; break;
         case 't': o.tty = 1; break;
         case 's': o.stdin_on = 1; break;
-        case 'w': o.wait_attach = 1; break;
+        case 'w':                         /* --wait-attach[=N]: N clients (default 1) before runc */
+            o.wait_attach = optarg ? (int)strtol(optarg, &end, 10) : 1;
+            if (o.wait_attach < 1 || (optarg && *end)) usage("--wait-attach=N needs N >= 1");
+            break;
+        case 'x': o.run = 1; break;
         case 'l': o.log_path = optarg; break;
         case 'o': o.oom_file = optarg; break;
         case 'D':
@@ -1054,6 +1061,7 @@ static void parse_args(int argc, char **argv)
     if (!o.id || !o.runc || !o.runc_root || !o.bundle || !o.dir) usage("--id, --runc, --runc-root, --bundle and --dir are required");
     if (o.json_log && !o.log_path) usage("--log-driver json-file needs --log-path");
     o.runc = absolute(o.runc), o.runc_root = absolute(o.runc_root), o.bundle = absolute(o.bundle);
+    if (o.run && o.exec_json) usage("--run and --exec exclude each other");
     o.dir = absolute(o.dir), o.exec_json = absolute(o.exec_json), o.log_path = absolute(o.log_path);
     o.oom_file = absolute(o.oom_file);
     if (strlen(o.dir) + sizeof "/console.sock" > sizeof p_console) usage("--dir is too long for a unix socket path");
