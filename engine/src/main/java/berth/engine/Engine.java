@@ -117,8 +117,8 @@ public final class Engine implements Closeable {
   /** Stops serving and releases the data root. */
   @Override
   public void close() throws IOException {
+    server.close(); // no new requests, then the containers (stopped unless live restore)
     containers.close();
-    server.close();
     lock.close();
   }
 }

@@ -71,7 +71,7 @@ final class AttachPump {
   }
 
   private static void copyStdin(InputStream in, Monitor.Attachment a, Options o) {
-    byte[] keys = o.detachKeys();
+    byte[] keys = o.tty() ? o.detachKeys() : new byte[0]; // dockerd detaches only with a tty
     byte[] buf = new byte[32 * 1024];
     java.io.ByteArrayOutputStream pass = new java.io.ByteArrayOutputStream();
     int matched = 0; // bytes of the detach sequence seen so far, held back

@@ -46,6 +46,11 @@ public record Container(
       return new State("exited", false, false, false, oom, false, 0, code, error, startedAt, finishedAt, h);
     }
 
+    /** A start that failed: still "created", with dockerd's exit code (127, 126 …) and the error. */
+    State asFailedStart(int code, String err) {
+      return new State("created", false, false, false, false, false, 0, code, err, startedAt, finishedAt, health);
+    }
+
     State asRestarting() {
       return new State("restarting", true, false, true, oomKilled, false, 0, exitCode, error, startedAt, finishedAt,
           health);

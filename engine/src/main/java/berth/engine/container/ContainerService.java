@@ -102,16 +102,27 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         berth.engine.api.http.ApiServer.daemonThreads("exit-")));
     Monitor monitor = new Monitor(settings.monitor(), runc);
     this.sup = new Supervisor(store, layers, events, specs, runc, monitor, cgroups, settings.execRoot(), containersDir,
-        LogSettings.parse(settings.logDriver(), settings.logOpts()), watcher, timers, settings.initBinary());
+        logDefaults(), watcher, timers, settings.initBinary());
     this.execs = new Execs(sup, store, events, monitor, watcher, settings.execRoot());
     sup.setHealth(new Health(store, events, runc, timers, sup::runDir));
     sup.setOnRemove(c -> {
-      synchronized (this) {
-        if (store.get(c.id()) != null) {
-          removeInternal(c);
+      var l = sup.lock(c.id());
+      l.lock();
+      try {
+        synchronized (this) {
+          Container now = store.get(c.id());
+          if (now != null && sup.run(c.id()) == null && !now.state().restarting()) {
+            removeInternal(now);
+          }
         }
+      } finally {
+        l.unlock();
       }
     });
+  }
+
+  private LogSettings.Defaults logDefaults() {
+    return new LogSettings.Defaults(settings.logDriver(), settings.logOpts());
   }
 
   /** Adopts or cleans up what ran before this engine started; restarts containers whose policy says so. */
@@ -200,7 +211,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     if (Boolean.TRUE.equals(h.autoRemove()) && !name.isEmpty() && !name.equals("no")) {
       throw EngineException.invalid("can't create 'AutoRemove' container with restart policy");
     }
-    LogSettings.of(h.logConfig(), LogSettings.parse(settings.logDriver(), settings.logOpts()));
+    LogSettings.of(h.logConfig(), logDefaults());
   }
 
   private static byte[] randomBytes() {
@@ -425,8 +436,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     net.put("Ports", Map.of());
     net.put("Networks", Map.of());
     Path dir = containerDirOf(c.id());
-    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), LogSettings.parse(settings.logDriver(),
-        settings.logOpts()));
+    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), logDefaults());
     Path log = ls.path(dir, c.id());
     boolean ran = !c.state().startedAt().equals(Container.State.ZERO_TIME);
     List<String> execIds = execs.idsOf(c.id());
@@ -481,16 +491,23 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     if (force) {
       sup.killForRemoval(c.id());
     }
-    synchronized (this) {
-      Container now = store.get(c.id());
-      if (now == null) {
-        return; // auto-removed meanwhile
+    var l = sup.lock(c.id()); // lock order: the container's lock, then this service's monitor
+    l.lock();
+    try {
+      synchronized (this) {
+        Container now = store.get(c.id());
+        if (now == null) {
+          return; // auto-removed meanwhile
+        }
+        if (sup.run(c.id()) != null) {
+          throw EngineException.conflict("cannot remove container \"/%s\": container is running: stop the "
+              + "container before removing or force remove", c.name());
+        }
+        sup.cancelPendingRestart(c.id());
+        removeInternal(now);
       }
-      if (sup.run(c.id()) != null) {
-        throw EngineException.conflict("cannot remove container \"/%s\": container is running: stop the container "
-            + "before removing or force remove", c.name());
-      }
-      removeInternal(now);
+    } finally {
+      l.unlock();
     }
     images.gc(); // the container may have held the last use of an image removed with rmi -f
   }
@@ -512,7 +529,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   }
 
   @Override
-  public synchronized ContainerPruneReport prune(Filters f) {
+  public ContainerPruneReport prune(Filters f) {
     f.validate(Set.of("until", "label", "label!"));
     List<String> deleted = new ArrayList<>();
     long reclaimed = 0;
@@ -531,9 +548,21 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       if (tooNew) {
         continue;
       }
-      reclaimed += writableSize(c.id());
-      removeInternal(c);
-      deleted.add(c.id());
+      var l = sup.lock(c.id());
+      l.lock();
+      try {
+        synchronized (this) {
+          Container now = store.get(c.id());
+          if (now == null || sup.run(c.id()) != null || now.state().running()) {
+            continue;
+          }
+          reclaimed += writableSize(c.id());
+          removeInternal(now);
+          deleted.add(c.id());
+        }
+      } finally {
+        l.unlock();
+      }
     }
     images.gc();
     events.publish("container", "prune", "", Map.of("reclaimed", Long.toString(reclaimed)));
@@ -583,8 +612,8 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     Container c = find(name);
     String id = c.id();
     return switch (condition) {
-      case "next-exit" -> sup.nextExit(id);
-      case "removed" -> sup.removal(id);
+      case "next-exit" -> gone(id, sup.nextExit(id), c);
+      case "removed" -> gone(id, sup.removal(id), c);
       default -> {
         CompletableFuture<Integer> f = sup.nextExit(id);
         Container now = store.get(id);
@@ -592,6 +621,14 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
             ? CompletableFuture.completedFuture(now == null ? c.state().exitCode() : now.state().exitCode()) : f;
       }
     };
+  }
+
+  /** A wait registered just after the container was removed completes at once. */
+  private CompletableFuture<Integer> gone(String id, CompletableFuture<Integer> f, Container c) {
+    if (store.get(id) == null) {
+      f.complete(c.state().exitCode());
+    }
+    return f;
   }
 
   @Override
@@ -623,7 +660,10 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
           return;
         }
         try {
-          conn.complete(Monitor.attach(dir, false));
+          Monitor.Attachment a = Monitor.attach(dir, false);
+          if (!conn.complete(a)) {
+            a.close(); // the client left meanwhile: do not hold the monitor's output back for it
+          }
         } catch (IOException e) {
           conn.completeExceptionally(e);
         }
@@ -631,6 +671,14 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       CompletableFuture.anyOf(conn, h.clientGone()).join();
       if (!conn.isDone()) {
         withdraw.run();
+        conn.cancel(false);
+        conn.thenAccept(a -> {
+          try {
+            a.close();
+          } catch (IOException ignored) {
+            // closing
+          }
+        });
         h.close();
         return;
       }
@@ -641,8 +689,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   }
 
   private void replayLogs(Container c, AttachPump.Options po, Hijacked h) throws IOException {
-    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), LogSettings.parse(settings.logDriver(),
-        settings.logOpts()));
+    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), logDefaults());
     Path p = ls.path(containerDirOf(c.id()), c.id());
     if (p == null) {
       return;
@@ -664,8 +711,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   @Override
   public boolean logsTty(String name) {
     Container c = find(name);
-    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), LogSettings.parse(settings.logDriver(),
-        settings.logOpts()));
+    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), logDefaults());
     if (ls.driver().equals("none")) {
       throw EngineException.notImplemented("configured logging driver does not support reading");
     }
@@ -676,8 +722,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   public void logs(String name, ReadOptions o, java.util.function.Consumer<LogEntry> sink,
       java.util.function.BooleanSupplier cancelled) throws IOException {
     Container c = find(name);
-    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), LogSettings.parse(settings.logDriver(),
-        settings.logOpts()));
+    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), logDefaults());
     Path p = ls.path(containerDirOf(c.id()), c.id());
     Supervisor.Run r = sup.run(c.id());
     java.util.function.BooleanSupplier stopped = r == null ? () -> true : r.done::isDone;

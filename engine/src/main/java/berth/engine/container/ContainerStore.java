@@ -77,9 +77,15 @@ public final class ContainerStore {
     return null;
   }
 
-  /** Replaces a container's record, re-indexing its name; returns the holder's ID if the new name is taken. */
+  /**
+   * Replaces a container's record, re-indexing its name; returns the holder's ID if the new name is taken.
+   * A record removed meanwhile stays removed (a late writer must not bring it back).
+   */
   public synchronized String update(Container c) throws IOException {
     Container old = byId.get(c.id());
+    if (old == null) {
+      return null;
+    }
     String holder = byName.get(c.name());
     if (holder != null && !holder.equals(c.id())) {
       return holder;

@@ -140,8 +140,8 @@ final class Execs {
       Files.write(process, JSON.writeValueAsBytes(processJson(run.dir, e.config, tty)));
       e.dir = dir;
       boolean attached = h != null;
-      Monitor.Options o = new Monitor.Options(c.id(), dir, process, tty, attached && e.config.attachStdin(), null, 0,
-          1, null, attached);
+      Monitor.Options o = new Monitor.Options(c.id(), dir, process, false, tty, attached && e.config.attachStdin(),
+          null, 0, 1, null, attached ? 1 : 0);
       long pid = monitor.launch(o, d -> {
         if (attached) {
           try {
@@ -156,13 +156,26 @@ final class Execs {
       watcher.watch(dir, () -> onExit(e));
     } catch (IOException | RuntimeException x) {
       conn.forEach(Execs::closeQuietly);
+      killMonitor(dir);
       cleanup(dir);
-      e.exitCode = 126;
-      e.done.complete(126);
+      String msg = x.getMessage() == null ? x.toString() : x.getMessage();
+      e.exitCode = msg.contains("no such file or directory") || msg.contains("executable file not found") ? 127 : 126;
+      e.done.complete(e.exitCode);
+      if (h != null) {
+        // the connection is already hijacked: dockerd writes the error to the client's stdout and ends
+        try {
+          byte[] text = (msg + "\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+          (tty ? h.out() : berth.engine.api.http.Stdcopy.stdout(h.out())).write(text);
+        } catch (IOException ignored) {
+          // client gone
+        }
+        h.close();
+        return;
+      }
       if (x instanceof EngineException ee) {
         throw ee;
       }
-      throw EngineException.system("could not start exec: " + x.getMessage(), x);
+      throw EngineException.system("could not start exec: " + msg, x);
     }
     events.publish("container", "exec_start: " + String.join(" ", e.config.cmd()), c.id(),
         Supervisor.attrs(c, "execID", execId));
@@ -204,6 +217,18 @@ final class Execs {
       Supervisor.deleteRunDir(dir);
     } catch (IOException x) {
       LOG.log(Level.FINE, "could not remove " + dir, x);
+    }
+  }
+
+  /** A monitor still waiting for its client (it never ran runc) would wait forever: stop it. */
+  private static void killMonitor(Path dir) {
+    try {
+      long pid = Long.parseLong(Files.readString(dir.resolve("mon.pid")).trim());
+      if (Monitor.alive(dir)) {
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+      }
+    } catch (IOException | NumberFormatException ignored) {
+      // no monitor, or it is gone
     }
   }
 

@@ -38,6 +38,10 @@ final class Health {
   private final ScheduledExecutorService timers;
   private final Function<String, Path> runDir;
   private final Map<String, ScheduledFuture<?>> probes = new ConcurrentHashMap<>();
+  private final Map<String, Object> tokens = new ConcurrentHashMap<>();
+  /** Probes run here, not on the timer threads: one may take its whole timeout. */
+  private final java.util.concurrent.ExecutorService runner = java.util.concurrent.Executors.newCachedThreadPool(
+      berth.engine.api.http.ApiServer.daemonThreads("health-"));
 
   Health(ContainerStore store, EventBus events, Runc runc, ScheduledExecutorService timers,
       Function<String, Path> runDir) {
@@ -72,23 +76,35 @@ final class Health {
     long startPeriod = positive(h.startPeriod(), 0);
     long startedAt = System.nanoTime();
     update(c.id(), s -> new Container.Health("starting", 0, List.of()));
+    Object token = new Object(); // this run's probe loop; a restart starts a new one and this one ends
+    tokens.put(c.id(), token);
     Runnable[] probe = new Runnable[1];
     probe[0] = () -> {
+      if (tokens.get(c.id()) != token) {
+        return;
+      }
       boolean inStart = System.nanoTime() - startedAt < startPeriod;
       check(c.id(), cmd, h, inStart);
-      if (probes.containsKey(c.id())) {
-        probes.put(c.id(), timers.schedule(probe[0], inStart && h.startInterval() != null ? startInterval : interval,
-            TimeUnit.NANOSECONDS));
+      synchronized (tokens) {
+        if (tokens.get(c.id()) == token) {
+          probes.put(c.id(), timers.schedule(() -> runner.execute(probe[0]),
+              inStart && h.startInterval() != null ? startInterval : interval, TimeUnit.NANOSECONDS));
+        }
       }
     };
-    probes.put(c.id(), timers.schedule(probe[0], startPeriod > 0 && h.startInterval() != null ? startInterval
-        : interval, TimeUnit.NANOSECONDS));
+    synchronized (tokens) {
+      probes.put(c.id(), timers.schedule(() -> runner.execute(probe[0]),
+          startPeriod > 0 && h.startInterval() != null ? startInterval : interval, TimeUnit.NANOSECONDS));
+    }
   }
 
   void stopped(String id) {
-    ScheduledFuture<?> f = probes.remove(id);
-    if (f != null) {
-      f.cancel(false);
+    synchronized (tokens) {
+      tokens.remove(id);
+      ScheduledFuture<?> f = probes.remove(id);
+      if (f != null) {
+        f.cancel(false);
+      }
     }
   }
 

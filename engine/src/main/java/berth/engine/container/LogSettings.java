@@ -18,13 +18,22 @@ record LogSettings(String driver, long maxSize, int maxFile) {
   private static final Set<String> OPTS = Set.of("max-size", "max-file", "compress", "mode", "max-buffer-size",
       "labels", "labels-regex", "env", "env-regex", "tag");
 
-  /** The container's settings over the engine's defaults; INVALID_PARAMETER for bad values (dockerd's words). */
-  static LogSettings of(HostConfig.LogConfig lc, LogSettings defaults) {
-    String type = lc == null || lc.type() == null || lc.type().isEmpty() ? defaults.driver() : lc.type();
-    Map<String, String> opts = lc == null || lc.config() == null || lc.type() == null || lc.type().isEmpty()
-        ? Map.of() : lc.config();
-    if (lc == null || lc.type() == null || lc.type().isEmpty()) {
-      return defaults;
+  /** The engine's default driver and options ({@code log-driver}, {@code log-opts}). */
+  record Defaults(String driver, Map<String, String> opts) {}
+
+  /**
+   * The container's settings over the engine's defaults, as dockerd merges them: the container's driver
+   * (else the default), its options, and the default options too when the driver is the default one.
+   * INVALID_PARAMETER for bad values (dockerd's words).
+   */
+  static LogSettings of(HostConfig.LogConfig lc, Defaults d) {
+    String type = lc == null || lc.type() == null || lc.type().isEmpty() ? d.driver() : lc.type();
+    Map<String, String> opts = new java.util.HashMap<>();
+    if (type.equals(d.driver())) {
+      opts.putAll(d.opts());
+    }
+    if (lc != null && lc.config() != null) {
+      opts.putAll(lc.config());
     }
     return parse(type, opts);
   }

@@ -16,7 +16,6 @@ import berth.engine.runtime.OciSpecBuilder;
 import berth.engine.runtime.Runc;
 import berth.engine.runtime.UserResolver;
 import berth.engine.runtime.cgroup.Cgroups;
-import berth.engine.store.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -58,7 +57,7 @@ final class Supervisor {
   private final Cgroups cgroups;
   private final Path execRoot;
   private final Path containersDir;
-  private final LogSettings logDefaults;
+  private final LogSettings.Defaults logDefaults;
   private final ExitWatcher watcher;
   private final ScheduledExecutorService timers;
   private final Path initBinary;
@@ -68,6 +67,8 @@ final class Supervisor {
   private final Map<String, CompletableFuture<Integer>> removed = new ConcurrentHashMap<>();
   private final Map<String, List<Consumer<Path>>> pendingAttach = new ConcurrentHashMap<>();
   private final Map<String, ScheduledFuture<?>> pendingRestarts = new ConcurrentHashMap<>();
+  /** Containers being restarted by a user: their exit does not auto-remove them (dockerd's rule). */
+  private final java.util.Set<String> manualRestarts = ConcurrentHashMap.newKeySet();
   private volatile boolean shuttingDown;
   private Health health;
   private Consumer<Container> onRemove;
@@ -88,7 +89,7 @@ final class Supervisor {
   }
 
   Supervisor(ContainerStore store, LayerStore layers, EventBus events, OciSpecBuilder specs, Runc runc,
-      Monitor monitor, Cgroups cgroups, Path execRoot, Path containersDir, LogSettings logDefaults,
+      Monitor monitor, Cgroups cgroups, Path execRoot, Path containersDir, LogSettings.Defaults logDefaults,
       ExitWatcher watcher, ScheduledExecutorService timers, Path initBinary) {
     this.store = store;
     this.layers = layers;
@@ -140,6 +141,7 @@ final class Supervisor {
   void start(String id) {
     ReentrantLock l = lock(id);
     l.lock();
+    Container failed = null;
     try {
       Container c = store.get(id);
       if (c == null) {
@@ -152,17 +154,17 @@ final class Supervisor {
         throw EngineException.notModified();
       }
       cancelPendingRestart(id);
-      startLocked(c.withManuallyStopped(false));
-    } catch (EngineException e) {
-      l.unlock();
-      Container c = store.get(id);
-      if (c != null && Boolean.TRUE.equals(c.hostConfig().autoRemove()) && onRemove != null) {
-        onRemove.accept(c); // dockerd removes an --rm container whose start failed
+      backoff.remove(id); // a user's start resets the policy's back-off and retry count, as dockerd
+      try {
+        startLocked(c.withManuallyStopped(false).withRestartCount(0));
+      } catch (EngineException e) {
+        failed = store.get(id);
+        throw e;
       }
-      throw e;
     } finally {
-      if (l.isHeldByCurrentThread()) {
-        l.unlock();
+      l.unlock();
+      if (failed != null && Boolean.TRUE.equals(failed.hostConfig().autoRemove()) && onRemove != null) {
+        onRemove.accept(failed); // dockerd removes an --rm container whose start failed
       }
     }
   }
@@ -188,16 +190,19 @@ final class Supervisor {
         in = in.withInitBinary(initBinary);
       }
       OciSpec spec = specs.build(in);
-      AtomicFiles.write(dir.resolve("config.json"), spec.toJson().getBytes(StandardCharsets.UTF_8));
+      Files.write(dir.resolve("config.json"), spec.toJson().getBytes(StandardCharsets.UTF_8)); // a fresh dir
       LogSettings log = LogSettings.of(c.hostConfig().logConfig(), logDefaults);
       boolean tty = Boolean.TRUE.equals(c.config().tty());
-      Monitor.Options o = new Monitor.Options(id, dir, null, tty, Boolean.TRUE.equals(c.config().openStdin()),
-          log.path(containerDir(id), id), log.maxSize(), log.maxFile(), cgroups.oomFile(cgroupsPath(id)), false);
+      attachers = pendingAttach.remove(id);
+      // runc run -d creates and starts at once; clients waiting to attach are connected first (the monitor
+      // waits for them), so they miss no output.
+      Monitor.Options o = new Monitor.Options(id, dir, null, true, tty, Boolean.TRUE.equals(c.config().openStdin()),
+          log.path(containerDir(id), id), log.maxSize(), log.maxFile(), cgroups.oomFile(cgroupsPath(id)),
+          attachers == null ? 0 : attachers.size());
       Path logPath = o.logPath();
       if (logPath != null) {
         Files.createDirectories(logPath.getParent());
       }
-      attachers = pendingAttach.remove(id);
       List<Consumer<Path>> connect = attachers;
       launched = true;
       long pid = monitor.launch(o, d -> {
@@ -208,12 +213,6 @@ final class Supervisor {
       Run r = new Run(id, dir, pid);
       runs.put(id, r);
       watcher.watch(dir, () -> onExit(r));
-      try {
-        runc.start(id);
-      } catch (Runc.RuncException e) {
-        runc.kill(id, "KILL", true);
-        throw startError(e.getMessage());
-      }
       Container running = c.withState(c.state().asRunning(pid, Instant.now().toString(), null));
       store.update(running);
       events.publish("container", "start", id, attrs(running));
@@ -234,12 +233,6 @@ final class Supervisor {
     }
   }
 
-  /** dockerd's start error: 400 for a command that cannot run, with exit code 127 or 126 recorded. */
-  private static EngineException startError(String msg) {
-    return new EngineException(ErrorKind.INVALID_PARAMETER,
-        "failed to create task for container: OCI runtime start failed: " + msg + ": unknown");
-  }
-
   private void failStart(Container c, Exception e) {
     String msg = e.getMessage() == null ? e.toString() : e.getMessage();
     int code = msg.contains("no such file or directory") || msg.contains("executable file not found") ? 127
@@ -247,13 +240,12 @@ final class Supervisor {
     try {
       Container now = store.get(c.id());
       if (now != null) {
-        store.update(now.withState(now.state().asExited(code, false, Instant.now().toString(), msg)
-            .withError(msg)).withManuallyStopped(now.hasBeenManuallyStopped()));
+        // as dockerd: the state never left "created"; the exit code and error say why
+        store.update(now.withState(now.state().asFailedStart(code, msg)));
       }
     } catch (IOException x) {
       LOG.log(Level.WARNING, "could not record start failure of " + c.id(), x);
     }
-    events.publish("container", "die", c.id(), attrs(c, "exitCode", Integer.toString(code)));
   }
 
   /** /etc/hostname, /etc/hosts and /etc/resolv.conf, kept with the container and bind-mounted. */
@@ -266,7 +258,8 @@ final class Supervisor {
     Path hn = d.resolve("hostname");
     Path hosts = d.resolve("hosts");
     Path resolv = d.resolve("resolv.conf");
-    AtomicFiles.write(hn, (hostname + "\n").getBytes(StandardCharsets.UTF_8));
+    // rewritten at every start: no need for AtomicFiles' fsync
+    Files.write(hn, (hostname + "\n").getBytes(StandardCharsets.UTF_8));
     String h = hostNet ? readOr(Path.of("/etc/hosts"), "127.0.0.1\tlocalhost\n")
         : "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\n"
             + "ff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
@@ -278,8 +271,8 @@ final class Supervisor {
         }
       }
     }
-    AtomicFiles.write(hosts, h.getBytes(StandardCharsets.UTF_8));
-    AtomicFiles.write(resolv, resolvConf(hostNet).getBytes(StandardCharsets.UTF_8));
+    Files.write(hosts, h.getBytes(StandardCharsets.UTF_8));
+    Files.write(resolv, resolvConf(hostNet).getBytes(StandardCharsets.UTF_8));
     List<OciSpecBuilder.BindMount> out = new ArrayList<>();
     out.add(new OciSpecBuilder.BindMount(resolv.toString(), "/etc/resolv.conf", false, "rprivate"));
     if (!"host".equals(c.hostConfig().utsMode())) {
@@ -324,11 +317,32 @@ final class Supervisor {
 
   /** Undoes a run: runc state, the root filesystem mount, the cgroup and the run directory. */
   private void cleanupRun(String id, Path dir, boolean hadRunc) {
+    cleanupRun(id, dir, hadRunc, false);
+  }
+
+  /**
+   * With {@code exited} (the monitor reaped the init process, so its pid namespace is gone), the cgroup and
+   * runc's state are removed directly, saving a runc process on every exit; if the cgroup still holds
+   * processes (a container sharing the host's pid namespace), {@code runc delete --force} kills them.
+   */
+  private void cleanupRun(String id, Path dir, boolean hadRunc, boolean exited) {
     if (hadRunc) {
-      try {
-        runc.delete(id, true);
-      } catch (IOException e) {
-        // never created, or already deleted
+      boolean done = false;
+      if (exited) {
+        try {
+          cgroups.remove(cgroupsPath(id));
+          runc.forget(id);
+          done = true;
+        } catch (IOException e) {
+          LOG.fine("cgroup of " + id + " is busy; runc delete --force: " + e.getMessage());
+        }
+      }
+      if (!done) {
+        try {
+          runc.delete(id, true);
+        } catch (IOException e) {
+          // never created, or already deleted
+        }
       }
     }
     try {
@@ -369,22 +383,23 @@ final class Supervisor {
   private void onExit(Run r) {
     ReentrantLock l = lock(r.id);
     l.lock();
-    int code;
-    Container c;
+    int code = 255;
+    Container c = null;
+    boolean restartedByUser = false;
     try {
       if (runs.get(r.id) != r) {
         return;
       }
+      restartedByUser = manualRestarts.remove(r.id);
       code = exitCodeOf(r.dir);
       boolean oom = Monitor.oomKilled(r.dir);
-      cleanupRun(r.id, r.dir, true);
+      cleanupRun(r.id, r.dir, true, true);
       runs.remove(r.id);
       if (health != null) {
         health.stopped(r.id);
       }
       c = store.get(r.id);
       if (c == null) {
-        r.done.complete(code);
         return;
       }
       c = c.withState(c.state().asExited(code, oom, Instant.now().toString(), ""));
@@ -400,18 +415,19 @@ final class Supervisor {
       } else {
         store.update(c);
       }
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
       LOG.log(Level.WARNING, "could not record the exit of " + r.id, e);
-      return;
     } finally {
       l.unlock();
+      // waiters hear of the exit whatever happened above
+      r.done.complete(code);
+      CompletableFuture<Integer> next = nextExit.remove(r.id);
+      if (next != null) {
+        next.complete(code);
+      }
     }
-    r.done.complete(code);
-    CompletableFuture<Integer> next = nextExit.remove(r.id);
-    if (next != null) {
-      next.complete(code);
-    }
-    if (!c.state().restarting() && Boolean.TRUE.equals(c.hostConfig().autoRemove()) && onRemove != null) {
+    if (c != null && !c.state().restarting() && !restartedByUser && Boolean.TRUE.equals(c.hostConfig().autoRemove())
+        && onRemove != null) {
       try {
         onRemove.accept(c);
       } catch (RuntimeException e) {
@@ -460,7 +476,6 @@ final class Supervisor {
         Container next = now.withRestartCount(now.restartCount() + 1);
         store.update(next);
         startLocked(next);
-        events.publish("container", "restart", c.id(), attrs(next));
       } catch (RuntimeException | IOException e) {
         LOG.log(Level.WARNING, "restart of " + c.id() + " failed: " + e.getMessage());
       } finally {
@@ -469,7 +484,7 @@ final class Supervisor {
     }, delay, TimeUnit.MILLISECONDS));
   }
 
-  private void cancelPendingRestart(String id) {
+  void cancelPendingRestart(String id) {
     ScheduledFuture<?> f = pendingRestarts.remove(id);
     if (f != null) {
       f.cancel(false);
@@ -483,9 +498,16 @@ final class Supervisor {
     String sig = Signals.normalize(signal == null || signal.isEmpty() ? "KILL" : signal);
     ReentrantLock l = lock(id);
     l.lock();
+    Run r;
     try {
       Container c = store.get(id);
-      Run r = runs.get(id);
+      if (c.state().restarting()) { // dockerd: the pending restart is called off, the container stays down
+        cancelPendingRestart(id);
+        store.update(c.withManuallyStopped(true).withState(c.state().asExited(c.state().exitCode(),
+            c.state().oomKilled(), Instant.now().toString(), "")));
+        return;
+      }
+      r = runs.get(id);
       if (r == null) {
         throw EngineException.conflict("Container %s is not running", id);
       }
@@ -495,11 +517,17 @@ final class Supervisor {
       }
       store.update(c.withManuallyStopped(true));
       signal(id, sig);
+      if (c.state().paused()) {
+        runc.resume(id); // a frozen cgroup (v1) would keep even a SIGKILLed process alive
+      }
       events.publish("container", "kill", id, attrs(c, "signal", Integer.toString(Signals.number(sig))));
     } catch (IOException e) {
       throw EngineException.system("could not kill container " + id, e);
     } finally {
       l.unlock();
+    }
+    if (sig.equals("9")) {
+      awaitExit(r, 10_000); // as dockerd: `docker kill c && docker rm c` must find it stopped
     }
   }
 
@@ -582,9 +610,11 @@ final class Supervisor {
   }
 
   void restart(String id, Integer timeout, String signal) {
+    manualRestarts.add(id); // onExit takes it off
     try {
       stop(id, timeout, signal);
     } catch (EngineException e) {
+      manualRestarts.remove(id);
       if (e.kind() != ErrorKind.NOT_MODIFIED) {
         throw e;
       }

@@ -64,16 +64,18 @@ public final class Monitor {
    * @param id the runc container ID
    * @param dir the monitor's directory (exists, empty; for a container also the runc bundle)
    * @param execProcess for an exec: the OCI process JSON to run in the running container {@code id}; else null
+   * @param run create and start the container in one step ({@code runc run -d}); else only create it
    * @param logPath the json-file log, or null for none
    * @param oomFile the memcg file whose {@code oom_kill} counter tells an OOM kill, or null
-   * @param waitAttach start the process only once a client is attached ({@link #launch}'s onReady connects it)
+   * @param waitAttach start the process only once this many clients are attached ({@link #launch}'s onReady
+   *     connects them); 0 for none
    */
-  public record Options(String id, Path dir, Path execProcess, boolean tty, boolean stdin, Path logPath,
-      long logMaxSize, int logMaxFile, Path oomFile, boolean waitAttach) {}
+  public record Options(String id, Path dir, Path execProcess, boolean run, boolean tty, boolean stdin, Path logPath,
+      long logMaxSize, int logMaxFile, Path oomFile, int waitAttach) {}
 
   /**
-   * Runs the monitor and waits until the process is created (a container: created, not started; an exec:
-   * running). {@code onReady} runs once the attach socket listens, before runc runs. Returns the pid.
+   * Runs the monitor and waits until the process is created (a container with {@code run}, or an exec:
+   * running; else created, not started). {@code onReady} runs once the attach socket listens, before runc runs. Returns the pid.
    *
    * @throws EngineException INVALID_PARAMETER with runc's message when runc refuses the process, as dockerd
    *     reports OCI runtime errors; UNAVAILABLE when the monitor cannot run
@@ -83,6 +85,9 @@ public final class Monitor {
         "--runc-root", runc.root().toString(), "--bundle", o.dir().toString(), "--dir", o.dir().toString()));
     if (o.execProcess() != null) {
       cmd.addAll(List.of("--exec", o.execProcess().toString()));
+    }
+    if (o.run()) {
+      cmd.add("--run");
     }
     if (o.tty()) {
       cmd.add("--tty");
@@ -97,8 +102,8 @@ public final class Monitor {
     if (o.oomFile() != null) {
       cmd.addAll(List.of("--oom-file", o.oomFile().toString()));
     }
-    if (o.waitAttach()) {
-      cmd.add("--wait-attach");
+    if (o.waitAttach() > 0) {
+      cmd.add("--wait-attach=" + o.waitAttach());
     }
     Process p;
     try {
@@ -116,7 +121,7 @@ public final class Monitor {
         } else if (line.startsWith("pid ")) {
           return Long.parseLong(line.substring(4).trim());
         } else if (line.startsWith("error ")) {
-          throw runtimeError(line.substring(6));
+          throw runtimeError(line.substring(6), o.execProcess() != null);
         }
       }
     }
@@ -131,8 +136,9 @@ public final class Monitor {
   }
 
   /** dockerd's wording for runtime failures, and its status: 400 when the command cannot be run. */
-  static EngineException runtimeError(String msg) {
-    String m = "failed to create task for container: OCI runtime create failed: " + msg + ": unknown";
+  static EngineException runtimeError(String msg, boolean exec) {
+    String m = exec ? "OCI runtime exec failed: " + msg + ": unknown"
+        : "failed to create task for container: OCI runtime create failed: " + msg + ": unknown";
     return new EngineException(berth.engine.errdefs.ErrorKind.INVALID_PARAMETER, m);
   }
 

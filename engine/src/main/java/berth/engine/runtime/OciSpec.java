@@ -41,7 +41,7 @@ public record OciSpec(
   /** This spec as {@code config.json} content. */
   public String toJson() {
     try {
-      return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(this);
+      return JSON.writeValueAsString(this);
     } catch (JsonProcessingException e) {
       throw new UncheckedIOException(e);
     }

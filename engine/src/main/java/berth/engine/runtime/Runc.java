@@ -74,6 +74,25 @@ public final class Runc {
     }
   }
 
+  /**
+   * Drops the state runc keeps for a container whose processes have all exited and whose cgroup is already
+   * removed: what {@code runc delete} does then, without starting a runc process.
+   */
+  public void forget(String id) throws IOException {
+    if (!id.matches("[0-9a-zA-Z][0-9a-zA-Z_.-]*")) {
+      throw new IllegalArgumentException("bad container id " + id);
+    }
+    Path dir = root.resolve(id);
+    if (Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      try (var ls = Files.list(dir)) {
+        for (Path p : ls.toList()) {
+          Files.delete(p); // state.json, and exec.fifo if the container never started
+        }
+      }
+      Files.delete(dir);
+    }
+  }
+
   /** Freezes every process of the container (cgroup freezer). */
   public void pause(String id) throws IOException {
     run("pause", id);

@@ -336,6 +336,57 @@ class ContainersRunIT {
         "failed creates leave no container");
   }
 
+  @Test
+  void autoRemoveContainersSurviveARepeatedStartAndARestart() {
+    String id = docker.run("run", "-d", "--rm", "busybox", "sleep", "300").assertOk().out().trim();
+    docker.run("start", id).assertOk(); // already running: nothing happens (304), the container stays
+    assertEquals("running", fmt(id, "{{.State.Status}}"));
+    docker.run("restart", "-t", "0", id).assertOk(); // a user's restart does not auto-remove
+    assertEquals("running", fmt(id, "{{.State.Status}}"));
+    docker.run("stop", "-t", "0", id).assertOk();
+    waitFor(() -> !docker.run("inspect", id).ok(), "removed after a plain stop");
+  }
+
+  @Test
+  void execOfAMissingCommandPrintsDockersErrorAndExits127() {
+    docker.run("run", "-d", "--name", "ex", "busybox", "sleep", "300").assertOk();
+    Result r = docker.run("exec", "ex", "/nosuch");
+    assertEquals(127, r.exitCode(), r.toString());
+    assertTrue(r.stdout().contains("OCI runtime exec failed") && r.stdout().contains("/nosuch"), r.toString());
+  }
+
+  @Test
+  void binaryStdinWithoutATtyIsNotMistakenForDetachKeys() {
+    byte[] data = {'a', 16, 17, 'b', 16, 17, '\n'}; // ctrl-p ctrl-q inside data: only a tty detaches
+    Result r = docker.runWithStdin(data, "run", "--rm", "-i", "busybox", "od", "-An", "-tx1");
+    // od may be missing from the applets: fall back to wc -c, which still proves nothing was cut
+    if (!r.ok()) {
+      r = docker.runWithStdin(data, "run", "--rm", "-i", "busybox", "wc", "-c");
+      assertEquals("7", r.assertOk().out().trim());
+    } else {
+      assertEquals("61 10 11 62 10 11 0a", r.out().trim());
+    }
+  }
+
+  @Test
+  void logOptsWithoutADriverRotateTheJsonFile() throws IOException {
+    String id = docker.run("run", "--name", "rot", "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "busybox",
+        "sh", "-c", "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done").assertOk().stdout().trim();
+    assertTrue(id.endsWith("line-199"), id);
+    Path dir = Path.of(fmt("rot", "{{.LogPath}}")).getParent();
+    String full = fmt("rot", "{{.Id}}");
+    List<String> files;
+    try (Stream<Path> s = Files.list(dir)) {
+      files = s.map(p -> p.getFileName().toString()).filter(n -> n.contains("-json.log")).sorted().toList();
+    }
+    assertEquals(List.of(full + "-json.log", full + "-json.log.1"), files, "max-file=2 keeps one rotated file");
+    for (String f : files) {
+      assertTrue(Files.size(dir.resolve(f)) <= 2048, f + " is at most max-size");
+    }
+    List<String> tail = docker.run("logs", "rot").assertOk().lines();
+    assertEquals("line-199", tail.get(tail.size() - 1));
+  }
+
   private static void waitFor(java.util.function.BooleanSupplier cond, String what) {
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
     while (!cond.getAsBoolean()) {
