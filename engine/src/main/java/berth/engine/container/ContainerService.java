@@ -317,6 +317,11 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         throw EngineException.invalid("Invalid filter 'status=%s'", s);
       }
     }
+    for (String h : f.get("health")) {
+      if (!Set.of("starting", "healthy", "unhealthy", "none").contains(h)) {
+        throw EngineException.invalid("Unrecognised filter value for health: %s", h);
+      }
+    }
     Set<String> ancestors = new HashSet<>();
     for (String a : f.get("ancestor")) {
       try {
@@ -343,7 +348,12 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
           || f.has("exited") && !(c.state().status().equals("exited")
               && f.get("exited").contains(Integer.toString(c.state().exitCode())))
           || before != null && c.created().compareTo(before) >= 0
-          || since != null && c.created().compareTo(since) <= 0) {
+          || since != null && c.created().compareTo(since) <= 0
+          || f.has("health") && !f.get("health").contains(healthStatus(c))
+          || f.has("network") && !f.get("network").contains(networkName(c))
+          || f.has("volume") && f.get("volume").stream().noneMatch(v -> usesVolume(c, v))
+          || f.has("expose") && f.get("expose").stream().noneMatch(p -> hasPort(c.config().exposedPorts(), p))
+          || f.has("publish") && f.get("publish").stream().noneMatch(p -> hasPort(c.hostConfig().portBindings(), p))) {
         continue;
       }
       out.add(summary(c, size));
@@ -352,6 +362,45 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       }
     }
     return out;
+  }
+
+  private static String healthStatus(Container c) {
+    return c.state().health() == null ? "none" : c.state().health().status();
+  }
+
+  private static String networkName(Container c) {
+    String n = c.hostConfig().networkMode();
+    return n == null || n.isEmpty() || n.equals("default") ? "bridge" : n;
+  }
+
+  /** A bind or mount whose source (a volume name or host path) or destination is {@code v}. */
+  private static boolean usesVolume(Container c, String v) {
+    HostConfig h = c.hostConfig();
+    if (h.binds() != null) {
+      for (String b : h.binds()) {
+        String[] parts = b.split(":");
+        if (parts[0].equals(v) || parts.length > 1 && parts[1].equals(v)) {
+          return true;
+        }
+      }
+    }
+    if (h.mounts() != null) {
+      for (var m : h.mounts()) {
+        if (v.equals(m.source()) || v.equals(m.target())) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** "80", "80/udp" against port keys such as "80/tcp" (tcp when no protocol is given). */
+  private static boolean hasPort(Map<String, ?> ports, String want) {
+    if (ports == null) {
+      return false;
+    }
+    String key = want.contains("/") ? want : want + "/tcp";
+    return ports.containsKey(key);
   }
 
   private ContainerSummary summary(Container c, boolean size) {

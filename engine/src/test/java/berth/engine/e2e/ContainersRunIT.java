@@ -387,6 +387,70 @@ class ContainersRunIT {
     assertEquals("line-199", tail.get(tail.size() - 1));
   }
 
+  @Test
+  void everyLifecycleStepIsAnEvent() {
+    String since = Long.toString(System.currentTimeMillis() / 1000 - 1);
+    String id = docker.run("run", "-d", "--name", "ev", "busybox", "sleep", "300").assertOk().out().trim();
+    docker.run("exec", "ev", "true").assertOk();
+    docker.run("pause", "ev").assertOk();
+    docker.run("unpause", "ev").assertOk();
+    docker.run("rename", "ev", "ev2").assertOk();
+    docker.run("restart", "-t", "0", "ev2").assertOk();
+    docker.run("stop", "-t", "0", "ev2").assertOk();
+    docker.run("rm", "ev2").assertOk();
+    List<String> actions = docker.run("events", "--since", since, "--until",
+        Long.toString(System.currentTimeMillis() / 1000 + 1), "--filter", "container=" + id, "--format",
+        "{{.Action}}").assertOk().lines().stream().map(a -> a.replaceAll(":.*", "")).toList();
+    // stop -t 0: the stop signal, then SIGKILL at once: two kill events, as from dockerd
+    assertEquals(List.of("create", "start", "exec_create", "exec_start", "exec_die", "pause", "unpause", "rename",
+        "kill", "kill", "die", "stop", "start", "restart", "kill", "kill", "die", "stop", "destroy"), actions);
+  }
+
+  @Test
+  void psFiltersOnHealthAndNetwork() {
+    docker.run("run", "-d", "--name", "h1", "--health-cmd", "true", "--health-interval", "1s", "busybox", "sleep",
+        "300").assertOk();
+    docker.run("run", "-d", "--name", "plainnet", "--network", "none", "busybox", "sleep", "300").assertOk();
+    waitFor(() -> docker.run("ps", "--filter", "health=healthy", "--format", "{{.Names}}").out().trim()
+        .equals("h1"), "h1 healthy");
+    assertEquals(List.of("plainnet"),
+        docker.run("ps", "--filter", "health=none", "--format", "{{.Names}}").assertOk().lines());
+    assertEquals(List.of("plainnet"),
+        docker.run("ps", "--filter", "network=none", "--format", "{{.Names}}").assertOk().lines());
+    assertEquals(List.of("h1"), docker.run("ps", "--filter", "network=bridge", "--format", "{{.Names}}").assertOk()
+        .lines());
+    Result bad = docker.run("ps", "--filter", "health=great");
+    assertFalse(bad.ok());
+    assertTrue(bad.stderr().contains("Unrecognised filter value for health: great"), bad.stderr());
+  }
+
+  @Test
+  void memorySwapReservationAndCpusetAreInTheCgroup() throws IOException {
+    String id = docker.run("run", "-d", "-m", "64m", "--memory-swap", "128m", "--memory-reservation", "32m",
+        "--cpuset-cpus", "0", "busybox", "sleep", "300").assertOk().out().trim();
+    if (Files.exists(Path.of("/sys/fs/cgroup/cgroup.controllers"))) {
+      Path g = Path.of("/sys/fs/cgroup/berth", id);
+      assertEquals("67108864", Files.readString(g.resolve("memory.max")).trim());
+      assertEquals("67108864", Files.readString(g.resolve("memory.swap.max")).trim());
+      assertEquals("33554432", Files.readString(g.resolve("memory.low")).trim());
+      assertEquals("0", Files.readString(g.resolve("cpuset.cpus")).trim());
+    } else {
+      Path m = Path.of("/sys/fs/cgroup/memory/berth", id);
+      assertEquals("67108864", Files.readString(m.resolve("memory.limit_in_bytes")).trim());
+      assertEquals("33554432", Files.readString(m.resolve("memory.soft_limit_in_bytes")).trim());
+      if (Files.exists(m.resolve("memory.memsw.limit_in_bytes"))) {
+        assertEquals("134217728", Files.readString(m.resolve("memory.memsw.limit_in_bytes")).trim());
+      }
+      assertEquals("0", Files.readString(Path.of("/sys/fs/cgroup/cpuset/berth", id, "cpuset.cpus")).trim());
+    }
+    Result cpus = docker.run("run", "--rm", "--cpus", "99", "busybox", "true");
+    assertFalse(cpus.ok());
+    assertTrue(cpus.stderr().contains("range of CPUs is from 0.01 to"), cpus.stderr());
+    Result swap = docker.run("run", "--rm", "-m", "64m", "--memory-swap", "32m", "busybox", "true");
+    assertFalse(swap.ok());
+    assertTrue(swap.stderr().contains("Minimum memoryswap limit should be larger than memory limit"), swap.stderr());
+  }
+
   private static void waitFor(java.util.function.BooleanSupplier cond, String what) {
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
     while (!cond.getAsBoolean()) {
