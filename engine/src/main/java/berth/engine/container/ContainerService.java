@@ -128,6 +128,16 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   /** Adopts or cleans up what ran before this engine started; restarts containers whose policy says so. */
   public void restore() {
     sup.restore(settings.liveRestore());
+    // exec sessions live in memory only: what a previous engine left of finished ones goes
+    try (var ds = Files.newDirectoryStream(settings.execRoot().resolve("e"))) {
+      for (Path d : ds) {
+        if (!Monitor.alive(d)) {
+          Supervisor.deleteRunDir(d);
+        }
+      }
+    } catch (IOException e) {
+      java.util.logging.Logger.getLogger(ContainerService.class.getName()).warning("exec dirs: " + e.getMessage());
+    }
   }
 
   /** Without live restore, stops every running container. */

@@ -123,8 +123,9 @@ final class Health {
       process = Files.createTempFile(dir, "health-", ".json");
       Files.write(process, new com.fasterxml.jackson.databind.ObjectMapper()
           .writeValueAsBytes(Execs.processJson(dir, cfg, false)));
+      Path pidFile = dir.resolve(process.getFileName() + ".pid");
       Process p = new ProcessBuilder(runc.binary().toString(), "--root", runc.root().toString(), "exec", "--process",
-          process.toString(), id).redirectErrorStream(true)
+          process.toString(), "--pid-file", pidFile.toString(), id).redirectErrorStream(true)
           .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
       byte[] out;
       long timeout = positive(h.timeout(), DEFAULT_NANOS);
@@ -142,6 +143,7 @@ final class Health {
         reader.setDaemon(true);
         reader.start();
         if (!p.waitFor(timeout, TimeUnit.NANOSECONDS)) {
+          killProbe(pidFile); // the probe inside the container, not only the runc exec that waits for it
           p.destroyForcibly();
           code = -1;
         } else {
@@ -162,6 +164,7 @@ final class Health {
       if (process != null) {
         try {
           Files.deleteIfExists(process);
+          Files.deleteIfExists(dir.resolve(process.getFileName() + ".pid"));
         } catch (IOException ignored) {
           // the run dir goes away with the container
         }
@@ -206,6 +209,15 @@ final class Health {
       if (old == null || !old.status().equals(now.status())) {
         events.publish("container", "health_status: " + now.status(), id, Supervisor.attrs(c));
       }
+    }
+  }
+
+  private static void killProbe(Path pidFile) {
+    try {
+      long pid = Long.parseLong(Files.readString(pidFile).trim());
+      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    } catch (IOException | NumberFormatException e) {
+      // not started yet, or gone
     }
   }
 

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -149,26 +150,13 @@ public final class Runc {
     } catch (IOException e) {
       throw EngineException.unavailable("cannot run %s: %s", binary, e.getMessage());
     }
-    byte[] out;
-    byte[] err;
-    try (InputStream o = p.getInputStream(); InputStream e = p.getErrorStream()) {
-      // runc writes little to stderr; reading stdout first cannot deadlock on these commands' output sizes
-      // except `ps` with huge pid lists, which fit in the pipe buffer pairing below.
-      var errReader = new java.util.concurrent.CompletableFuture<byte[]>();
-      Thread t = new Thread(() -> {
-        try {
-          errReader.complete(e.readAllBytes());
-        } catch (IOException x) {
-          errReader.complete(new byte[0]);
-        }
-      }, "runc-stderr");
-      t.setDaemon(true);
-      t.start();
-      out = o.readAllBytes();
-      err = errReader.join();
+    // Both pipes are drained on their own threads, so the timeout below holds even if runc hangs.
+    CompletableFuture<byte[]> out = drain(p.getInputStream(), "runc-stdout");
+    CompletableFuture<byte[]> err = drain(p.getErrorStream(), "runc-stderr");
+    try {
       if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        throw new RuncException("runc " + args[0] + " timed out");
+        throw new RuncException("runc " + args[0] + " timed out after " + TIMEOUT_SECONDS + " s");
       }
     } catch (InterruptedException e) {
       p.destroyForcibly();
@@ -176,9 +164,23 @@ public final class Runc {
       throw new RuncException("interrupted");
     }
     if (p.exitValue() != 0) {
-      throw new RuncException(message(new String(err, StandardCharsets.UTF_8), p.exitValue()));
+      throw new RuncException(message(new String(err.join(), StandardCharsets.UTF_8), p.exitValue()));
     }
-    return new String(out, StandardCharsets.UTF_8);
+    return new String(out.join(), StandardCharsets.UTF_8);
+  }
+
+  private static CompletableFuture<byte[]> drain(InputStream in, String name) {
+    CompletableFuture<byte[]> f = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try (in) {
+        f.complete(in.readAllBytes());
+      } catch (IOException e) {
+        f.complete(new byte[0]);
+      }
+    }, name);
+    t.setDaemon(true);
+    t.start();
+    return f;
   }
 
   /** runc's error lines look like {@code time="…" level=error msg="container not running"}: keep the msg. */

@@ -198,6 +198,18 @@ class ContainersRunIT {
   }
 
   @Test
+  void attachWithATtyDetachesOnCtrlPCtrlQAndTheContainerKeepsRunning() {
+    docker.run("run", "-dit", "--name", "tty", "busybox", "sh").assertOk();
+    Result r = sh("(sleep 1; printf 'echo in-$((6*7))\\n'; sleep 1; printf '\\020\\021'; sleep 5) "
+        + "| timeout -s KILL 20 script -qec 'docker attach tty' /dev/null");
+    // the CLI reports the detach as "read escape sequence" (status 1), as it does against dockerd
+    assertTrue(r.stdout().contains("read escape sequence"), "detached, not killed: " + r);
+    assertTrue(r.stdout().contains("in-42"), r.stdout());
+    assertEquals("running", fmt("tty", "{{.State.Status}}"));
+    assertEquals("ok\n", docker.run("exec", "tty", "echo", "ok").assertOk().stdout());
+  }
+
+  @Test
   void memoryLimitOomKillsWithOomKilledAndAnEvent() {
     String since = Long.toString(System.currentTimeMillis() / 1000 - 1);
     Result r = docker.run("run", "--name", "hog", "-m", "32m", "busybox", "sh", "-c",
