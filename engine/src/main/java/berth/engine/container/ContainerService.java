@@ -146,6 +146,14 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     sup.shutdown(settings.liveRestore());
     watcher.close();
     timers.shutdownNow();
+    // nothing runs any more (or live restore left containers, whose dirs stay): remove what is empty
+    for (String d : List.of("c", "e", "runc", "")) {
+      try {
+        Files.deleteIfExists(settings.execRoot().resolve(d));
+      } catch (java.nio.file.DirectoryNotEmptyException e) {
+        // containers kept running (live restore)
+      }
+    }
   }
 
   // ---- create ------------------------------------------------------------------------------------
