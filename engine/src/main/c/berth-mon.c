@@ -47,12 +47,13 @@
 #define MAX_ENTRY (LINE_MAX_BYTES * 6 + 256) /* worst case encoded size of one entry */
 
 /* frame types of the attach protocol (Docker stdcopy header) */
-enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_RESIZE = 5, F_MUTE = 6 };
+enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_RESIZE = 5, F_MUTE = 6, F_START = 7 };
+static int start_requested;   /* an F_START frame arrived (--wait-start) */
 
 /* ------------------------------------------------------------------ options */
 static struct {
     const char *id, *runc, *runc_root, *bundle, *dir, *exec_json, *log_path, *oom_file;
-    int tty, stdin_on, wait_attach, json_log, run;
+    int tty, stdin_on, wait_attach, json_log, run, wait_start;
     long long max_size;
     int max_file;
 } o = {.max_file = 1};
@@ -517,6 +518,10 @@ static int client_parse(struct client *c)
                 buf_free(&c->out);
                 c->full_since = 0;
                 break;
+            case F_START:                                    /* --wait-start: run runc now */
+                if (c->fleft != 0) return -1;
+                start_requested = 1;
+                break;
             default:
                 return -1;
             }
@@ -949,6 +954,7 @@ static void event_loop(int phase)
         }
         if (inbuf.len || in_eof) stdin_flush();
 
+        if (phase == PH_WAIT && start_requested) spawn_runc(), phase = PH_RUNC;
         if (phase == PH_RUNC && runc_done) runc_finished(), phase = PH_RUN;
         if (phase == PH_RUN && ctr_done) phase = PH_DRAIN, last_data = now_ms();
     }
@@ -995,7 +1001,7 @@ static void usage(const char *why)
 {
     fprintf(stderr, "berth-mon: %s\n"
             "usage: berth-mon --id ID --runc PATH --runc-root DIR --bundle DIR --dir DIR\n"
-            "       [--exec PROCESS_JSON | --run] [--tty] [--stdin] [--wait-attach[=N]] [--oom-file PATH]\n"
+            "       [--exec PROCESS_JSON | --run] [--tty] [--stdin] [--wait-attach[=N] | --wait-start] [--oom-file PATH]\n"
             "       [--log-driver json-file|none] [--log-path FILE] [--log-max-size BYTES] [--log-max-file N]\n", why);
     exit(2);
 }
@@ -1019,6 +1025,7 @@ static void parse_args(int argc, char **argv)
         {"dir", 1, 0, 'd'}, {"exec", 1, 0, 'e'}, {"tty", 0, 0, 't'}, {"stdin", 0, 0, 's'},
         {"log-driver", 1, 0, 'D'}, {"log-path", 1, 0, 'l'}, {"log-max-size", 1, 0, 'S'},
         {"log-max-file", 1, 0, 'F'}, {"oom-file", 1, 0, 'o'}, {"wait-attach", 2, 0, 'w'}, {"run", 0, 0, 'x'},
+        {"wait-start", 0, 0, 'W'},
         {0, 0, 0, 0}};
     int c;
     char *end;
@@ -1037,6 +1044,7 @@ static void parse_args(int argc, char **argv)
             if (o.wait_attach < 1 || (optarg && *end)) usage("--wait-attach=N needs N >= 1");
             break;
         case 'x': o.run = 1; break;
+        case 'W': o.wait_start = 1; break;
         case 'l': o.log_path = optarg; break;
         case 'o': o.oom_file = optarg; break;
         case 'D':
@@ -1062,6 +1070,7 @@ static void parse_args(int argc, char **argv)
     if (o.json_log && !o.log_path) usage("--log-driver json-file needs --log-path");
     o.runc = absolute(o.runc), o.runc_root = absolute(o.runc_root), o.bundle = absolute(o.bundle);
     if (o.run && o.exec_json) usage("--run and --exec exclude each other");
+    if (o.wait_start && o.wait_attach) usage("--wait-start and --wait-attach exclude each other");
     o.dir = absolute(o.dir), o.exec_json = absolute(o.exec_json), o.log_path = absolute(o.log_path);
     o.oom_file = absolute(o.oom_file);
     if (strlen(o.dir) + sizeof "/console.sock" > sizeof p_console) usage("--dir is too long for a unix socket path");
@@ -1178,7 +1187,7 @@ int main(int argc, char **argv)
 
     setup();
     sync_line("ready\n");
-    if (!o.wait_attach) spawn_runc();
-    event_loop(o.wait_attach ? PH_WAIT : PH_RUNC);
+    if (!o.wait_attach && !o.wait_start) spawn_runc();
+    event_loop(o.wait_attach || o.wait_start ? PH_WAIT : PH_RUNC);
     finish();
 }

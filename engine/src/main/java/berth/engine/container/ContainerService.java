@@ -104,7 +104,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     this.sup = new Supervisor(store, layers, events, specs, runc, monitor, cgroups, settings.execRoot(), containersDir,
         logDefaults(), watcher, timers, settings.initBinary());
     this.execs = new Execs(sup, store, events, monitor, watcher, settings.execRoot());
-    sup.setHealth(new Health(store, events, runc, timers, sup::runDir));
+    sup.setHealth(new Health(store, events, runc, timers, sup::runDir, sup::lock));
     sup.setOnRemove(c -> {
       var l = sup.lock(c.id());
       l.lock();
@@ -112,7 +112,12 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         synchronized (this) {
           Container now = store.get(c.id());
           if (now != null && sup.run(c.id()) == null && !now.state().restarting()) {
-            removeInternal(now);
+            try {
+              removeInternal(now);
+            } catch (RuntimeException e) {
+              sup.removalFailed(c.id(), e); // `docker run --rm` waits for the removal: tell it
+              throw e;
+            }
           }
         }
       } finally {
@@ -527,19 +532,29 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   // ---- rename, remove, prune ---------------------------------------------------------------------
 
   @Override
-  public synchronized void rename(String name, String newName) {
+  public void rename(String name, String newName) {
     Container c = find(name);
     String n = Names.validate(newName);
     if (n.equals(c.name())) {
       throw EngineException.invalid("Renaming a container with the same name as its current name");
     }
+    var l = sup.lock(c.id()); // the container's lock, then this monitor: a fresh record, no stale write
+    l.lock();
     try {
-      String holder = store.update(c.withName(n));
-      if (holder != null) {
-        throw nameInUse(n, holder);
+      synchronized (this) {
+        Container now = store.get(c.id());
+        if (now == null) {
+          throw EngineException.notFound("No such container: %s", name);
+        }
+        String holder = store.update(now.withName(n));
+        if (holder != null) {
+          throw nameInUse(n, holder);
+        }
       }
     } catch (IOException e) {
       throw EngineException.system("could not rename container", e);
+    } finally {
+      l.unlock();
     }
     events.publish("container", "rename", c.id(), Map.of("oldName", "/" + c.name(), "name", n, "image", c.image()));
   }
@@ -872,6 +887,9 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     l.lock();
     try {
       c = store.get(c.id());
+      if (c == null) {
+        throw EngineException.notFound("No such container: %s", name);
+      }
       HostConfig merged = mergeUpdate(c.hostConfig(), changes);
       if (changes.restartPolicy() != null && changes.restartPolicy().name() != null
           && !changes.restartPolicy().name().isEmpty() && Boolean.TRUE.equals(c.hostConfig().autoRemove())) {

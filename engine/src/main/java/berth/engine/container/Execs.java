@@ -141,7 +141,7 @@ final class Execs {
       e.dir = dir;
       boolean attached = h != null;
       Monitor.Options o = new Monitor.Options(c.id(), dir, process, false, tty, attached && e.config.attachStdin(),
-          null, 0, 1, null, attached ? 1 : 0);
+          null, 0, 1, null, attached ? 1 : 0, false);
       long pid = monitor.launch(o, d -> {
         if (attached) {
           try {
@@ -156,7 +156,7 @@ final class Execs {
       watcher.watch(dir, () -> onExit(e));
     } catch (IOException | RuntimeException x) {
       conn.forEach(Execs::closeQuietly);
-      killMonitor(dir);
+      Monitor.kill(dir);
       cleanup(dir);
       String msg = x.getMessage() == null ? x.toString() : x.getMessage();
       e.exitCode = msg.contains("no such file or directory") || msg.contains("executable file not found") ? 127 : 126;
@@ -217,18 +217,6 @@ final class Execs {
       Supervisor.deleteRunDir(dir);
     } catch (IOException x) {
       LOG.log(Level.FINE, "could not remove " + dir, x);
-    }
-  }
-
-  /** A monitor still waiting for its client (it never ran runc) would wait forever: stop it. */
-  private static void killMonitor(Path dir) {
-    try {
-      long pid = Long.parseLong(Files.readString(dir.resolve("mon.pid")).trim());
-      if (Monitor.alive(dir)) {
-        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-      }
-    } catch (IOException | NumberFormatException ignored) {
-      // no monitor, or it is gone
     }
   }
 

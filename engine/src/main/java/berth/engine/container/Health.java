@@ -38,13 +38,15 @@ final class Health {
   private final ScheduledExecutorService timers;
   private final Function<String, Path> runDir;
   private final Map<String, ScheduledFuture<?>> probes = new ConcurrentHashMap<>();
+  private final Function<String, java.util.concurrent.locks.ReentrantLock> locks;
   private final Map<String, Object> tokens = new ConcurrentHashMap<>();
   /** Probes run here, not on the timer threads: one may take its whole timeout. */
   private final java.util.concurrent.ExecutorService runner = java.util.concurrent.Executors.newCachedThreadPool(
       berth.engine.api.http.ApiServer.daemonThreads("health-"));
 
   Health(ContainerStore store, EventBus events, Runc runc, ScheduledExecutorService timers,
-      Function<String, Path> runDir) {
+      Function<String, Path> runDir, Function<String, java.util.concurrent.locks.ReentrantLock> locks) {
+    this.locks = locks;
     this.store = store;
     this.events = events;
     this.runc = runc;
@@ -193,6 +195,17 @@ final class Health {
   }
 
   private void update(String id, java.util.function.UnaryOperator<Container.Health> f) {
+    // the container's lock (reentrant: started() runs under it): an exit recorded meanwhile is not undone
+    java.util.concurrent.locks.ReentrantLock l = locks.apply(id);
+    l.lock();
+    try {
+      updateLocked(id, f);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  private void updateLocked(String id, java.util.function.UnaryOperator<Container.Health> f) {
     synchronized (this) {
       Container c = store.get(id);
       if (c == null || !c.state().running()) {

@@ -115,6 +115,15 @@ final class Supervisor {
     this.onRemove = r;
   }
 
+  /** The record, or NOT_FOUND if it was removed meanwhile. */
+  private Container existing(String id) {
+    Container c = store.get(id);
+    if (c == null) {
+      throw EngineException.notFound("No such container: %s", id);
+    }
+    return c;
+  }
+
   ReentrantLock lock(String id) {
     return locks.computeIfAbsent(id, k -> new ReentrantLock());
   }
@@ -193,12 +202,13 @@ final class Supervisor {
       Files.write(dir.resolve("config.json"), spec.toJson().getBytes(StandardCharsets.UTF_8)); // a fresh dir
       LogSettings log = LogSettings.of(c.hostConfig().logConfig(), logDefaults);
       boolean tty = Boolean.TRUE.equals(c.config().tty());
-      attachers = pendingAttach.remove(id);
+      List<Consumer<Path>> waiting = pendingAttach.remove(id);
+      attachers = waiting == null ? null : List.copyOf(waiting);
       // runc run -d creates and starts at once; clients waiting to attach are connected first (the monitor
-      // waits for them), so they miss no output.
+      // waits for the engine's start frame, sent after onReady), so they miss no output.
       Monitor.Options o = new Monitor.Options(id, dir, null, true, tty, Boolean.TRUE.equals(c.config().openStdin()),
-          log.path(containerDir(id), id), log.maxSize(), log.maxFile(), cgroups.oomFile(cgroupsPath(id)),
-          attachers == null ? 0 : attachers.size());
+          log.path(containerDir(id), id), log.maxSize(), log.maxFile(), cgroups.oomFile(cgroupsPath(id)), 0,
+          attachers != null);
       Path logPath = o.logPath();
       if (logPath != null) {
         Files.createDirectories(logPath.getParent());
@@ -207,7 +217,13 @@ final class Supervisor {
       launched = true;
       long pid = monitor.launch(o, d -> {
         if (connect != null) {
-          connect.forEach(a -> a.accept(d));
+          for (Consumer<Path> a : connect) {
+            try {
+              a.accept(d);
+            } catch (RuntimeException e) {
+              LOG.log(Level.FINE, "an attach client could not connect", e); // the others still get the start
+            }
+          }
         }
       });
       Run r = new Run(id, dir, pid);
@@ -224,6 +240,9 @@ final class Supervisor {
         attachers.forEach(a -> a.accept(null)); // null: the start failed; attached clients are let go
       }
       runs.remove(id); // the exit the monitor may still record is not processed: this cleans up
+      if (launched) {
+        Monitor.kill(dir);
+      }
       cleanupRun(id, dir, launched);
       failStart(c, e);
       if (e instanceof EngineException ee) {
@@ -241,7 +260,9 @@ final class Supervisor {
       Container now = store.get(c.id());
       if (now != null) {
         // as dockerd: the state never left "created"; the exit code and error say why
-        store.update(now.withState(now.state().asFailedStart(code, msg)));
+        store.update(now.withState(now.state().startedAt().equals(Container.State.ZERO_TIME)
+            ? now.state().asFailedStart(code, msg) // never ran: stays "created", as with dockerd
+            : now.state().asExited(code, false, Instant.now().toString(), msg)));
       }
     } catch (IOException x) {
       LOG.log(Level.WARNING, "could not record start failure of " + c.id(), x);
@@ -386,18 +407,21 @@ final class Supervisor {
     int code = 255;
     Container c = null;
     boolean restartedByUser = false;
+    boolean processed = false;
     try {
       if (runs.get(r.id) != r) {
         return;
       }
+      processed = true;
+      if (health != null) {
+        health.stopped(r.id); // before the run dir goes: a probe writes its process file there
+      }
       restartedByUser = manualRestarts.remove(r.id);
       code = exitCodeOf(r.dir);
       boolean oom = Monitor.oomKilled(r.dir);
-      cleanupRun(r.id, r.dir, true, true);
+      Container before = store.get(r.id);
+      cleanupRun(r.id, r.dir, true, before == null || privatePidNamespace(before));
       runs.remove(r.id);
-      if (health != null) {
-        health.stopped(r.id);
-      }
       c = store.get(r.id);
       if (c == null) {
         return;
@@ -419,11 +443,12 @@ final class Supervisor {
       LOG.log(Level.WARNING, "could not record the exit of " + r.id, e);
     } finally {
       l.unlock();
-      // waiters hear of the exit whatever happened above
-      r.done.complete(code);
-      CompletableFuture<Integer> next = nextExit.remove(r.id);
-      if (next != null) {
-        next.complete(code);
+      if (processed) { // waiters hear of the exit whatever failed above
+        r.done.complete(code);
+        CompletableFuture<Integer> next = nextExit.remove(r.id);
+        if (next != null) {
+          next.complete(code);
+        }
       }
     }
     if (c != null && !c.state().restarting() && !restartedByUser && Boolean.TRUE.equals(c.hostConfig().autoRemove())
@@ -434,6 +459,15 @@ final class Supervisor {
         LOG.log(Level.WARNING, "could not auto-remove " + r.id, e);
       }
     }
+  }
+
+  /**
+   * With its own pid namespace, a container's processes all died with its init; sharing the host's (or
+   * another container's), some may live on and only {@code runc delete --force} kills them.
+   */
+  private static boolean privatePidNamespace(Container c) {
+    String m = c.hostConfig().pidMode();
+    return m == null || m.isEmpty();
   }
 
   private static int exitCodeOf(Path dir) {
@@ -500,7 +534,7 @@ final class Supervisor {
     l.lock();
     Run r;
     try {
-      Container c = store.get(id);
+      Container c = existing(id);
       if (c.state().restarting()) { // dockerd: the pending restart is called off, the container stays down
         cancelPendingRestart(id);
         store.update(c.withManuallyStopped(true).withState(c.state().asExited(c.state().exitCode(),
@@ -552,7 +586,7 @@ final class Supervisor {
     ReentrantLock l = lock(id);
     l.lock();
     try {
-      c = store.get(id);
+      c = existing(id);
       if (c.state().restarting()) {
         cancelPendingRestart(id);
         store.update(c.withManuallyStopped(true).withState(c.state().asExited(c.state().exitCode(),
@@ -568,11 +602,15 @@ final class Supervisor {
       store.update(c);
       sig = Signals.normalize(signalOverride != null && !signalOverride.isEmpty() ? signalOverride
           : c.config().stopSignal() != null && !c.config().stopSignal().isEmpty() ? c.config().stopSignal() : "TERM");
-      if (c.state().paused() && !sig.equals("9")) {
+      boolean paused = c.state().paused();
+      if (paused && !sig.equals("9")) {
         runc.resume(id); // a frozen process cannot handle the signal
         store.update(c.withState(c.state().asPaused(false)));
       }
       signal(id, sig);
+      if (paused && sig.equals("9")) {
+        runc.resume(id); // thawed, the SIGKILLed process can die (cgroup v1 freezer)
+      }
       events.publish("container", "kill", id, attrs(c, "signal", Integer.toString(Signals.number(sig))));
     } catch (IOException e) {
       throw EngineException.system("could not stop container " + id, e);
@@ -628,7 +666,7 @@ final class Supervisor {
     ReentrantLock l = lock(id);
     l.lock();
     try {
-      Container c = store.get(id);
+      Container c = existing(id);
       if (!runs.containsKey(id)) {
         throw EngineException.conflict("Container %s is not running", id);
       }
@@ -662,6 +700,13 @@ final class Supervisor {
 
   CompletableFuture<Integer> removal(String id) {
     return removed.computeIfAbsent(id, k -> new CompletableFuture<>());
+  }
+
+  void removalFailed(String id, RuntimeException e) {
+    CompletableFuture<Integer> f = removed.remove(id);
+    if (f != null) {
+      f.completeExceptionally(e);
+    }
   }
 
   void removedNow(Container c) {
@@ -709,16 +754,20 @@ final class Supervisor {
     if (r == null) {
       return;
     }
+    ReentrantLock l = lock(id);
+    l.lock();
     try {
-      Container c = store.get(id);
+      Container c = existing(id);
       store.update(c.withManuallyStopped(true));
+      signal(id, "9");
       if (c.state().paused()) {
         runc.resume(id);
       }
-      signal(id, "9");
       events.publish("container", "kill", id, attrs(c, "signal", "9"));
     } catch (IOException e) {
       throw EngineException.system("could not kill container " + id, e);
+    } finally {
+      l.unlock();
     }
     if (!awaitExit(r, 30_000)) {
       throw EngineException.system("container " + id + " did not exit after SIGKILL", null);

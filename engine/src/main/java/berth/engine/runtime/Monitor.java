@@ -28,6 +28,9 @@ public final class Monitor {
   static final int STDIN = 0;
   static final int RESIZE = 5;
   static final int MUTE = 6;
+  static final int START = 7;
+  /** How long a monitor may take from launch to the created process before it is killed. */
+  private static final long LAUNCH_TIMEOUT_SECONDS = 120;
 
   private final Path binary;
   private final Runc runc;
@@ -69,9 +72,11 @@ public final class Monitor {
    * @param oomFile the memcg file whose {@code oom_kill} counter tells an OOM kill, or null
    * @param waitAttach start the process only once this many clients are attached ({@link #launch}'s onReady
    *     connects them); 0 for none
+   * @param waitStart start the process only after {@link #launch}'s onReady has run (it connects whoever
+   *     should see the first output), however many clients it connected
    */
   public record Options(String id, Path dir, Path execProcess, boolean run, boolean tty, boolean stdin, Path logPath,
-      long logMaxSize, int logMaxFile, Path oomFile, int waitAttach) {}
+      long logMaxSize, int logMaxFile, Path oomFile, int waitAttach, boolean waitStart) {}
 
   /**
    * Runs the monitor and waits until the process is created (a container with {@code run}, or an exec:
@@ -105,6 +110,9 @@ public final class Monitor {
     if (o.waitAttach() > 0) {
       cmd.add("--wait-attach=" + o.waitAttach());
     }
+    if (o.waitStart()) {
+      cmd.add("--wait-start");
+    }
     Process p;
     try {
       p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
@@ -112,17 +120,33 @@ public final class Monitor {
     } catch (IOException e) {
       throw EngineException.unavailable("cannot run the container monitor %s: %s", binary, e.getMessage());
     }
+    // A monitor that never reports (runc hung, a client never came) is killed: its pipe then ends.
+    java.util.concurrent.CompletableFuture<Void> synced = new java.util.concurrent.CompletableFuture<>();
+    synced.completeOnTimeout(null, LAUNCH_TIMEOUT_SECONDS, java.util.concurrent.TimeUnit.SECONDS)
+        .thenRun(() -> kill(o.dir()));
+    boolean ok = false;
     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line; (line = r.readLine()) != null; ) {
         if (line.equals("ready")) {
           if (onReady != null) {
             onReady.accept(o.dir());
           }
+          if (o.waitStart()) {
+            try (Attachment a = attach(o.dir(), true)) {
+              a.send(START, new byte[0], 0, 0);
+            }
+          }
         } else if (line.startsWith("pid ")) {
+          ok = true;
           return Long.parseLong(line.substring(4).trim());
         } else if (line.startsWith("error ")) {
           throw runtimeError(line.substring(6), o.execProcess() != null);
         }
+      }
+    } finally {
+      synced.cancel(false);
+      if (!ok) {
+        kill(o.dir()); // a monitor left waiting (an onReady that threw, a failed start frame) must not linger
       }
     }
     String log = "";
@@ -156,6 +180,18 @@ public final class Monitor {
   /** Whether the memory cgroup OOM-killed something of the process. */
   public static boolean oomKilled(Path dir) {
     return Files.exists(dir.resolve("oom"));
+  }
+
+  /** Kills the monitor of this directory, if it is alive (it never runs runc after that). */
+  public static void kill(Path dir) {
+    try {
+      long pid = Long.parseLong(Files.readString(dir.resolve("mon.pid"), StandardCharsets.UTF_8).trim());
+      if (alive(dir)) {
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+      }
+    } catch (IOException | NumberFormatException e) {
+      // no monitor, or it is gone
+    }
   }
 
   /** Whether the monitor of this directory is alive. */

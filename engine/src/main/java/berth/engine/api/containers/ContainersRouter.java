@@ -127,8 +127,20 @@ public final class ContainersRouter implements Router {
       return;
     }
     Map<String, Object> body = new LinkedHashMap<>();
-    body.put("StatusCode", f.join());
-    body.put("Error", null);
+    if (f.isCompletedExceptionally()) { // e.g. an --rm container whose removal failed: dockerd's Error
+      String msg;
+      try {
+        f.join();
+        msg = "";
+      } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+        msg = e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
+      }
+      body.put("StatusCode", -1);
+      body.put("Error", Map.of("Message", msg == null ? "" : msg));
+    } else {
+      body.put("StatusCode", f.join());
+      body.put("Error", null);
+    }
     out.writeJson(body);
     out.close();
   }
