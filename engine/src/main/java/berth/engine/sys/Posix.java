@@ -20,6 +20,7 @@ public final class Posix {
   public static final int S_IFBLK = 0060000;
   public static final int EPERM = 1;
   public static final int ENOENT = 2;
+  public static final int EBUSY = 16;
   public static final int ENODATA = 61;
   public static final int ENOSPC = 28;
   public static final int ERANGE = 34;
@@ -77,6 +78,8 @@ public final class Posix {
       throws LastErrorException;
 
   private static native int umount2(byte[] target, int flags) throws LastErrorException;
+
+  private static native int rmdir(byte[] path) throws LastErrorException;
 
   private static native String strerror(int errnum);
 
@@ -215,6 +218,15 @@ public final class Posix {
       umount2(bytes(target), flags);
     } catch (LastErrorException e) {
       throw new ErrnoException("umount", target, e.getErrorCode());
+    }
+  }
+
+  /** rmdir(2); unlike the JDK's delete, the failure keeps its errno (EBUSY for a cgroup with tasks). */
+  public static void rmdir(Path dir) throws IOException {
+    try {
+      rmdir(bytes(dir));
+    } catch (LastErrorException e) {
+      throw new ErrnoException("rmdir", dir, e.getErrorCode());
     }
   }
 

@@ -1,5 +1,6 @@
 package berth.engine.runtime.cgroup;
 
+import berth.engine.sys.Posix;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.file.DirectoryStream;
@@ -212,9 +213,12 @@ public final class Cgroups {
     IOException failure = null;
     for (Path hierarchy : hierarchies()) {
       Path dir = hierarchy.resolve(rel);
-      int errno = rmdir(dir);
-      if (errno != 0 && errno != Rmdir.ENOENT) {
-        IOException e = new IOException("rmdir " + dir + ": " + Rmdir.describe(errno));
+      try {
+        rmdir(dir);
+      } catch (Posix.ErrnoException e) {
+        if (e.errno() == Posix.ENOENT) {
+          continue;
+        }
         if (failure == null) {
           failure = e;
         } else {
@@ -227,12 +231,16 @@ public final class Cgroups {
     }
   }
 
-  private static int rmdir(Path dir) throws IOException {
+  private static void rmdir(Path dir) throws IOException {
     long delay = RMDIR_FIRST_DELAY_MS;
     for (int attempt = 1; ; attempt++) {
-      int errno = Rmdir.call(dir);
-      if (errno != Rmdir.EBUSY || attempt == RMDIR_ATTEMPTS) {
-        return errno;
+      try {
+        Posix.rmdir(dir);
+        return;
+      } catch (Posix.ErrnoException e) {
+        if (e.errno() != Posix.EBUSY || attempt == RMDIR_ATTEMPTS) {
+          throw e;
+        }
       }
       try {
         Thread.sleep(delay);
