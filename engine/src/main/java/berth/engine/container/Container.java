@@ -61,11 +61,6 @@ public record Container(
           health);
     }
 
-    State withError(String e) {
-      return new State(status, running, paused, restarting, oomKilled, dead, pid, exitCode, e, startedAt, finishedAt,
-          health);
-    }
-
     State withHealth(Health h) {
       return new State(status, running, paused, restarting, oomKilled, dead, pid, exitCode, error, startedAt,
           finishedAt, h);

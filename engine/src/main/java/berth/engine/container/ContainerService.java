@@ -130,6 +130,10 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     return new LogSettings.Defaults(settings.logDriver(), settings.logOpts());
   }
 
+  private LogSettings logSettings(Container c) {
+    return LogSettings.of(c.hostConfig().logConfig(), logDefaults());
+  }
+
   /** Adopts or cleans up what ran before this engine started; restarts containers whose policy says so. */
   public void restore() {
     sup.restore(settings.liveRestore());
@@ -137,7 +141,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     try (var ds = Files.newDirectoryStream(settings.execRoot().resolve("e"))) {
       for (Path d : ds) {
         if (!Monitor.alive(d)) {
-          Supervisor.deleteRunDir(d);
+          Trees.deleteFlat(d);
         }
       }
     } catch (IOException e) {
@@ -508,7 +512,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     net.put("Ports", Map.of());
     net.put("Networks", Map.of());
     Path dir = containerDirOf(c.id());
-    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), logDefaults());
+    LogSettings ls = logSettings(c);
     Path log = ls.path(dir, c.id());
     boolean ran = !c.state().startedAt().equals(Container.State.ZERO_TIME);
     List<String> execIds = execs.idsOf(c.id());
@@ -771,8 +775,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   }
 
   private void replayLogs(Container c, AttachPump.Options po, Hijacked h) throws IOException {
-    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), logDefaults());
-    Path p = ls.path(containerDirOf(c.id()), c.id());
+    Path p = logSettings(c).path(containerDirOf(c.id()), c.id());
     if (p == null) {
       return;
     }
@@ -793,8 +796,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   @Override
   public boolean logsTty(String name) {
     Container c = find(name);
-    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), logDefaults());
-    if (ls.driver().equals("none")) {
+    if (logSettings(c).driver().equals("none")) {
       throw EngineException.notImplemented("configured logging driver does not support reading");
     }
     return Boolean.TRUE.equals(c.config().tty());
@@ -804,8 +806,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   public void logs(String name, ReadOptions o, java.util.function.Consumer<LogEntry> sink,
       java.util.function.BooleanSupplier cancelled) throws IOException {
     Container c = find(name);
-    LogSettings ls = LogSettings.of(c.hostConfig().logConfig(), logDefaults());
-    Path p = ls.path(containerDirOf(c.id()), c.id());
+    Path p = logSettings(c).path(containerDirOf(c.id()), c.id());
     Supervisor.Run r = sup.run(c.id());
     java.util.function.BooleanSupplier stopped = r == null ? () -> true : r.done::isDone;
     new JsonFileLog(p).read(o, sink, cancelled, stopped);

@@ -6,6 +6,7 @@ import berth.engine.events.EventBus;
 import berth.engine.runtime.ExitWatcher;
 import berth.engine.runtime.Monitor;
 import berth.engine.runtime.UserResolver;
+import berth.engine.store.Trees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -137,10 +138,10 @@ final class Execs {
     try {
       Files.createDirectories(dir);
       Path process = dir.resolve("process.json");
-      Files.write(process, JSON.writeValueAsBytes(processJson(run.dir, e.config, tty)));
+      writeProcess(run.dir, e.config, tty, process);
       e.dir = dir;
       boolean attached = h != null;
-      Monitor.Options o = new Monitor.Options(c.id(), dir, process, false, tty, attached && e.config.attachStdin(),
+      Monitor.Options o = new Monitor.Options(c.id(), dir, process, tty, attached && e.config.attachStdin(),
           null, 0, 1, null, attached ? 1 : 0, false);
       long pid = monitor.launch(o, d -> {
         if (attached) {
@@ -214,7 +215,7 @@ final class Execs {
 
   private static void cleanup(Path dir) {
     try {
-      Supervisor.deleteRunDir(dir);
+      Trees.deleteFlat(dir);
     } catch (IOException x) {
       LOG.log(Level.FINE, "could not remove " + dir, x);
     }
@@ -244,6 +245,11 @@ final class Execs {
    * The exec's OCI process: the container's own (capabilities, rlimits, seccomp-relevant flags, env), with
    * the exec's command, extra env, user, working dir and terminal.
    */
+  /** Writes {@link #processJson} to {@code out}, for {@code runc exec --process}. */
+  static void writeProcess(Path bundle, Config cfg, boolean tty, Path out) throws IOException {
+    Files.write(out, JSON.writeValueAsBytes(processJson(bundle, cfg, tty)));
+  }
+
   static ObjectNode processJson(Path bundle, Config cfg, boolean tty) throws IOException {
     JsonNode spec = JSON.readTree(bundle.resolve("config.json").toFile());
     ObjectNode p = ((ObjectNode) spec.get("process")).deepCopy();

@@ -123,8 +123,7 @@ final class Health {
     try {
       Execs.Config cfg = new Execs.Config(false, true, true, null, false, null, cmd, false, null, null);
       process = Files.createTempFile(dir, "health-", ".json");
-      Files.write(process, new com.fasterxml.jackson.databind.ObjectMapper()
-          .writeValueAsBytes(Execs.processJson(dir, cfg, false)));
+      Execs.writeProcess(dir, cfg, false, process);
       Path pidFile = dir.resolve(process.getFileName() + ".pid");
       Process p = new ProcessBuilder(runc.binary().toString(), "--root", runc.root().toString(), "exec", "--process",
           process.toString(), "--pid-file", pidFile.toString(), id).redirectErrorStream(true)

@@ -16,6 +16,7 @@ import berth.engine.runtime.OciSpecBuilder;
 import berth.engine.runtime.Runc;
 import berth.engine.runtime.UserResolver;
 import berth.engine.runtime.cgroup.Cgroups;
+import berth.engine.store.Trees;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -185,7 +186,7 @@ final class Supervisor {
     boolean launched = false;
     List<Consumer<Path>> attachers = null;
     try {
-      deleteRunDir(dir);
+      Trees.deleteFlat(dir); // not recursive: a rootfs still mounted fails here
       Files.createDirectories(dir);
       MountSpec m = layers.prepare(id, c.diffIds().stream().map(Digest::parse).toList());
       Mounts.mount(m, rootfs);
@@ -206,7 +207,7 @@ final class Supervisor {
       attachers = waiting == null ? null : List.copyOf(waiting);
       // runc run -d creates and starts at once; clients waiting to attach are connected first (the monitor
       // waits for the engine's start frame, sent after onReady), so they miss no output.
-      Monitor.Options o = new Monitor.Options(id, dir, null, true, tty, Boolean.TRUE.equals(c.config().openStdin()),
+      Monitor.Options o = new Monitor.Options(id, dir, null, tty, Boolean.TRUE.equals(c.config().openStdin()),
           log.path(containerDir(id), id), log.maxSize(), log.maxFile(), cgroups.oomFile(cgroupsPath(id)), 0,
           attachers != null);
       Path logPath = o.logPath();
@@ -347,23 +348,22 @@ final class Supervisor {
    * processes (a container sharing the host's pid namespace), {@code runc delete --force} kills them.
    */
   private void cleanupRun(String id, Path dir, boolean hadRunc, boolean exited) {
-    if (hadRunc) {
-      boolean done = false;
-      if (exited) {
-        try {
-          cgroups.remove(cgroupsPath(id));
-          runc.forget(id);
-          done = true;
-        } catch (IOException e) {
-          LOG.fine("cgroup of " + id + " is busy; runc delete --force: " + e.getMessage());
-        }
+    boolean cgroupGone = false;
+    if (hadRunc && exited) {
+      try {
+        cgroups.remove(cgroupsPath(id));
+        cgroupGone = true;
+        runc.forget(id);
+        hadRunc = false;
+      } catch (IOException e) {
+        LOG.fine("cgroup of " + id + " is busy; runc delete --force: " + e.getMessage());
       }
-      if (!done) {
-        try {
-          runc.delete(id, true);
-        } catch (IOException e) {
-          // never created, or already deleted
-        }
+    }
+    if (hadRunc) {
+      try {
+        runc.delete(id, true);
+      } catch (IOException e) {
+        // never created, or already deleted
       }
     }
     try {
@@ -371,32 +371,18 @@ final class Supervisor {
     } catch (IOException e) {
       LOG.log(Level.WARNING, "could not unmount the root filesystem of " + id, e);
     }
-    try {
-      cgroups.remove(cgroupsPath(id));
-    } catch (IOException e) {
-      LOG.log(Level.WARNING, "could not remove the cgroup of " + id, e);
+    if (!cgroupGone) {
+      try {
+        cgroups.remove(cgroupsPath(id));
+      } catch (IOException e) {
+        LOG.log(Level.WARNING, "could not remove the cgroup of " + id, e);
+      }
     }
     try {
-      deleteRunDir(dir);
+      Trees.deleteFlat(dir); // not recursive: a rootfs still mounted fails here
     } catch (IOException e) {
       LOG.log(Level.WARNING, "could not remove " + dir, e);
     }
-  }
-
-  /**
-   * Removes a run directory: its files and its (unmounted, hence empty) rootfs directory. Never recursive,
-   * so a mount that failed to go away is an error here, not a deleted container filesystem.
-   */
-  static void deleteRunDir(Path dir) throws IOException {
-    if (!Files.isDirectory(dir)) {
-      return;
-    }
-    try (var ds = Files.newDirectoryStream(dir)) {
-      for (Path p : ds) {
-        Files.delete(p);
-      }
-    }
-    Files.delete(dir);
   }
 
   // ---- exit --------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ public final class Monitor {
     }
     try {
       Path jar = Path.of(Monitor.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-      Path near = (Files.isDirectory(jar) ? jar.getParent() : jar.getParent()).resolve("berth-mon");
+      Path near = jar.getParent().resolve("berth-mon");
       if (Files.isExecutable(near)) {
         return near;
       }
@@ -66,8 +66,8 @@ public final class Monitor {
    *
    * @param id the runc container ID
    * @param dir the monitor's directory (exists, empty; for a container also the runc bundle)
-   * @param execProcess for an exec: the OCI process JSON to run in the running container {@code id}; else null
-   * @param run create and start the container in one step ({@code runc run -d}); else only create it
+   * @param execProcess for an exec: the OCI process JSON to run in the running container {@code id}; else null,
+   *     and the container is created and started in one step ({@code runc run -d})
    * @param logPath the json-file log, or null for none
    * @param oomFile the memcg file whose {@code oom_kill} counter tells an OOM kill, or null
    * @param waitAttach start the process only once this many clients are attached ({@link #launch}'s onReady
@@ -75,12 +75,11 @@ public final class Monitor {
    * @param waitStart start the process only after {@link #launch}'s onReady has run (it connects whoever
    *     should see the first output), however many clients it connected
    */
-  public record Options(String id, Path dir, Path execProcess, boolean run, boolean tty, boolean stdin, Path logPath,
+  public record Options(String id, Path dir, Path execProcess, boolean tty, boolean stdin, Path logPath,
       long logMaxSize, int logMaxFile, Path oomFile, int waitAttach, boolean waitStart) {}
 
   /**
-   * Runs the monitor and waits until the process is created (a container with {@code run}, or an exec:
-   * running; else created, not started). {@code onReady} runs once the attach socket listens, before runc runs. Returns the pid.
+   * Runs the monitor and waits until the process runs (a container: created and started; an exec). {@code onReady} runs once the attach socket listens, before runc runs. Returns the pid.
    *
    * @throws EngineException INVALID_PARAMETER with runc's message when runc refuses the process, as dockerd
    *     reports OCI runtime errors; UNAVAILABLE when the monitor cannot run
@@ -90,8 +89,7 @@ public final class Monitor {
         "--runc-root", runc.root().toString(), "--bundle", o.dir().toString(), "--dir", o.dir().toString()));
     if (o.execProcess() != null) {
       cmd.addAll(List.of("--exec", o.execProcess().toString()));
-    }
-    if (o.run()) {
+    } else {
       cmd.add("--run");
     }
     if (o.tty()) {
@@ -184,24 +182,22 @@ public final class Monitor {
 
   /** Kills the monitor of this directory, if it is alive (it never runs runc after that). */
   public static void kill(Path dir) {
-    try {
-      long pid = Long.parseLong(Files.readString(dir.resolve("mon.pid"), StandardCharsets.UTF_8).trim());
-      if (alive(dir)) {
-        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-      }
-    } catch (IOException | NumberFormatException e) {
-      // no monitor, or it is gone
-    }
+    monitor(dir).ifPresent(ProcessHandle::destroyForcibly);
   }
 
   /** Whether the monitor of this directory is alive. */
   public static boolean alive(Path dir) {
+    return monitor(dir).isPresent();
+  }
+
+  /** The live berth-mon process whose pid {@code mon.pid} holds. */
+  private static java.util.Optional<ProcessHandle> monitor(Path dir) {
     try {
       long pid = Long.parseLong(Files.readString(dir.resolve("mon.pid"), StandardCharsets.UTF_8).trim());
-      return ProcessHandle.of(pid).map(h -> h.isAlive()
-          && h.info().command().map(c -> c.endsWith("berth-mon")).orElse(true)).orElse(false);
+      return ProcessHandle.of(pid).filter(h -> h.isAlive()
+          && h.info().command().map(c -> c.endsWith("berth-mon")).orElse(true));
     } catch (IOException | NumberFormatException e) {
-      return false;
+      return java.util.Optional.empty();
     }
   }
 

@@ -52,11 +52,6 @@ public final class Runc {
     return root;
   }
 
-  /** Starts a created container's process. */
-  public void start(String id) throws IOException {
-    run("start", id);
-  }
-
   /** Sends a signal (a name such as "TERM" or a number) to the container's process, or to all of them. */
   public void kill(String id, String signal, boolean all) throws IOException {
     if (all) {
@@ -83,15 +78,7 @@ public final class Runc {
     if (!id.matches("[0-9a-zA-Z][0-9a-zA-Z_.-]*")) {
       throw new IllegalArgumentException("bad container id " + id);
     }
-    Path dir = root.resolve(id);
-    if (Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      try (var ls = Files.list(dir)) {
-        for (Path p : ls.toList()) {
-          Files.delete(p); // state.json, and exec.fifo if the container never started
-        }
-      }
-      Files.delete(dir);
-    }
+    berth.engine.store.Trees.deleteFlat(root.resolve(id)); // state.json, and exec.fifo if it never started
   }
 
   /** Freezes every process of the container (cgroup freezer). */
@@ -120,15 +107,6 @@ public final class Runc {
     List<Long> out = new ArrayList<>();
     n.forEach(p -> out.add(p.asLong()));
     return out;
-  }
-
-  /** The runc status ("created", "running", "paused", "stopped"), or null if runc does not know it. */
-  public String status(String id) throws IOException {
-    try {
-      return JSON.readTree(run("state", id)).path("status").asText(null);
-    } catch (RuncException e) {
-      return null;
-    }
   }
 
   /** A runc command failed; the message is runc's own, without its "time=… level=error" decoration. */

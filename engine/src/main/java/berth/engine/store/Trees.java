@@ -60,4 +60,21 @@ public final class Trees {
       }
     }
   }
+
+  /**
+   * Deletes a directory and the entries directly in it, never descending: an entry that is a non-empty
+   * directory (say, a mount point still mounted) makes this fail instead of deleting what lies below.
+   * Nothing to do if it is absent.
+   */
+  public static void deleteFlat(Path dir) throws IOException {
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+      for (Path p : ds) {
+        Files.delete(p);
+      }
+    }
+    Files.delete(dir);
+  }
 }
