@@ -10,7 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The few libc calls the JDK lacks (device nodes, owners and times of symlinks, xattrs, mounts),
+ * The few libc calls the JDK lacks (device nodes, owners and times of symlinks, xattrs, mounts,
+ * raw file descriptors and network namespaces),
  * bound with JNA direct mapping. Every call throws {@link ErrnoException}, an {@link IOException}
  * carrying errno and its strerror text, on failure. Paths are encoded as the JDK encodes them.
  */
@@ -26,6 +27,9 @@ public final class Posix {
   public static final int ERANGE = 34;
   public static final int EOPNOTSUPP = 95;
   public static final int MNT_DETACH = 2;
+  public static final int O_RDONLY = 0;
+  public static final int O_CLOEXEC = 02000000;
+  public static final int CLONE_NEWNET = 0x40000000;
 
   private static final int AT_FDCWD = -100;
   private static final int AT_SYMLINK_NOFOLLOW = 0x100;
@@ -45,7 +49,11 @@ public final class Posix {
     private final int errno;
 
     ErrnoException(String op, Path path, int errno) {
-      super(op + " " + path + ": " + strerror(errno));
+      this(op + " " + path, errno);
+    }
+
+    ErrnoException(String what, int errno) {
+      super(what + ": " + strerror(errno));
       this.errno = errno;
     }
 
@@ -80,6 +88,13 @@ public final class Posix {
   private static native int umount2(byte[] target, int flags) throws LastErrorException;
 
   private static native int rmdir(byte[] path) throws LastErrorException;
+
+  // open(2) is variadic; the mode argument is only read with O_CREAT, which this binding never passes.
+  private static native int open(byte[] path, int flags) throws LastErrorException;
+
+  private static native int close(int fd) throws LastErrorException;
+
+  private static native int setns(int fd, int nstype) throws LastErrorException;
 
   private static native String strerror(int errnum);
 
@@ -227,6 +242,36 @@ public final class Posix {
       rmdir(bytes(dir));
     } catch (LastErrorException e) {
       throw new ErrnoException("rmdir", dir, e.getErrorCode());
+    }
+  }
+
+  /** open(2) without O_CREAT: a raw file descriptor (e.g. of a namespace file), to be closed with {@link #closeFd}. */
+  public static int open(Path path, int flags) throws IOException {
+    try {
+      return open(bytes(path), flags);
+    } catch (LastErrorException e) {
+      throw new ErrnoException("open", path, e.getErrorCode());
+    }
+  }
+
+  /** close(2) of a descriptor from {@link #open}. */
+  public static void closeFd(int fd) throws IOException {
+    try {
+      close(fd);
+    } catch (LastErrorException e) {
+      throw new ErrnoException("close fd " + fd, e.getErrorCode());
+    }
+  }
+
+  /**
+   * setns(2): moves the calling thread (only it) into the namespace that {@code fd} refers to,
+   * e.g. {@link #CLONE_NEWNET} for a network namespace; {@code file} names it in the error.
+   */
+  public static void setns(int fd, int nstype, Path file) throws IOException {
+    try {
+      setns(fd, nstype);
+    } catch (LastErrorException e) {
+      throw new ErrnoException("setns", file, e.getErrorCode());
     }
   }
 
