@@ -225,27 +225,25 @@ public final class Firewall {
 
   static String setUpBatch(Saved saved) {
     Batch out = new Batch();
+    List<Anchor> missing = new ArrayList<>();
     for (Anchor a : ANCHORS) {
       List<SavedRule> present = saved.rules(a.table(), a.chain(), a.spec());
       boolean good = present.size() == 1 && (!a.top() || saved.first(a.table(), a.chain()) == present.get(0));
-      if (!good) {
+      if (!good) { // missing, duplicated, or no longer first: delete every copy, add one
         for (SavedRule r : present) {
           out.add(a.table(), "-D " + r.chain() + " " + r.spec());
         }
+        missing.add(a);
       }
     }
     for (String c : NAT_CHAINS) {
-      out.add("nat", ":" + c + " - [0:0]");
+      out.add("nat", ":" + c + " - [0:0]"); // with --noflush: created if missing, else flushed
     }
     for (String c : FILTER_CHAINS) {
       out.add("filter", ":" + c + " - [0:0]");
     }
-    for (Anchor a : ANCHORS) {
-      List<SavedRule> present = saved.rules(a.table(), a.chain(), a.spec());
-      boolean good = present.size() == 1 && (!a.top() || saved.first(a.table(), a.chain()) == present.get(0));
-      if (!good) {
-        out.add(a.table(), (a.top() ? "-I " + a.chain() + " 1 " : "-A " + a.chain() + " ") + a.spec());
-      }
+    for (Anchor a : missing) {
+      out.add(a.table(), (a.top() ? "-I " + a.chain() + " 1 " : "-A " + a.chain() + " ") + a.spec());
     }
     out.add("filter", "-A " + FILTER_PORTS + " " + NO_FORWARDED_LOOPBACK);
     return out.text();
