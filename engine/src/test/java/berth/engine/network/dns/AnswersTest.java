@@ -22,6 +22,7 @@ import org.xbill.DNS.PTRRecord;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
 import org.xbill.DNS.Section;
+import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
 
 /** The resolver's own answers, without sockets. */
@@ -33,7 +34,7 @@ class AnswersTest {
       .ptr("172.18.0.2", "web.mynet");
   private final Answers answers = new Answers(dir);
 
-  static Message query(String name, int type) throws Exception {
+  static Message query(String name, int type) throws TextParseException {
     return Message.newQuery(Record.newRecord(Name.fromString(name, Name.root), type, DClass.IN));
   }
 

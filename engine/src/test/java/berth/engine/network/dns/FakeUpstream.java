@@ -129,11 +129,15 @@ final class FakeUpstream implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() throws IOException {
     udp.close();
     tcp.close();
-    udpThread.join(5000);
     tcpThread.interrupt();
-    tcpThread.join(5000);
+    try {
+      udpThread.join(5000);
+      tcpThread.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
