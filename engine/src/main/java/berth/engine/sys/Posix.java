@@ -30,6 +30,9 @@ public final class Posix {
   public static final int O_RDONLY = 0;
   public static final int O_CLOEXEC = 02000000;
   public static final int CLONE_NEWNET = 0x40000000;
+  public static final long MS_BIND = 4096;
+  public static final long MS_REC = 16384;
+  public static final long MS_PRIVATE = 1L << 18;
 
   private static final int AT_FDCWD = -100;
   private static final int AT_SYMLINK_NOFOLLOW = 0x100;
