@@ -5,7 +5,9 @@ import berth.engine.api.events.EventsRouter;
 import berth.engine.api.http.ApiServer;
 import berth.engine.api.http.RouteTable;
 import berth.engine.api.images.ImagesRouter;
+import berth.engine.api.networks.NetworksRouter;
 import berth.engine.api.system.SystemRouter;
+import berth.engine.network.NetworkService;
 import berth.engine.config.EngineConfig;
 import berth.engine.container.ContainerService;
 import berth.engine.container.ContainerStore;
@@ -54,6 +56,7 @@ public final class Engine implements Closeable {
     EngineLock lock = EngineLock.acquire(root.lockFile(), root.root());
     ApiServer server = null;
     ContainerService containers = null;
+    NetworkService networks = null;
     try {
       Trees.deleteContents(root.tmp());
       EventBus events = new EventBus();
@@ -64,8 +67,10 @@ public final class Engine implements Closeable {
       ContainerService.Settings run = new ContainerService.Settings(Runc.find(), Monitor.find(),
           Path.of(config.execRoot()), Path.of("/sys/fs/cgroup"), config.logDriver(), config.logOpts(),
           Boolean.TRUE.equals(config.liveRestore()), Files.isExecutable(tini) ? tini : null);
+      networks = new NetworkService(root.root().resolve("network"), Path.of(config.execRoot()),
+          config.defaultAddressPools(), events);
       containers = new ContainerService(new ContainerStore(root.containers()), images, layers, events,
-          new OciSpecBuilder(OciSpecBuilder.HostFacts.current()), root.containers(), run);
+          new OciSpecBuilder(OciSpecBuilder.HostFacts.current()), root.containers(), run, networks);
       images.setUsers(containers);
       images.gc(); // whatever a crash left half-made is unreferenced: remove it
       containers.restore();
@@ -75,7 +80,8 @@ public final class Engine implements Closeable {
           new SystemRouter(system),
           new EventsRouter(events, id),
           new ImagesRouter(images),
-          new ContainersRouter(containers)));
+          new ContainersRouter(containers),
+          new NetworksRouter(networks)));
       server = new ApiServer(routes, ApiServer.standardHeaders(Version.VERSION));
       ApiServer.Tls tls = Boolean.TRUE.equals(config.tlsVerify())
           ? new ApiServer.Tls(Path.of(config.tlsCaCert()), Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;
@@ -90,6 +96,8 @@ public final class Engine implements Closeable {
       }
       if (containers != null) {
         containers.close();
+      } else if (networks != null) {
+        networks.close();
       }
       lock.close();
       throw e;
@@ -118,7 +126,7 @@ public final class Engine implements Closeable {
   @Override
   public void close() throws IOException {
     server.close(); // no new requests, then the containers (stopped unless live restore)
-    containers.close();
+    containers.close(); // closes the networks after the containers
     lock.close();
   }
 }

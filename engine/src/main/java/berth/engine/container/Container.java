@@ -2,9 +2,11 @@ package berth.engine.container;
 
 import berth.engine.api.types.ContainerConfig;
 import berth.engine.api.types.HostConfig;
+import berth.engine.api.types.NetworkingConfig;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the engine keeps about one container ({@code containers/<id>/config.v2.json}): its
@@ -24,7 +26,24 @@ public record Container(
     HostConfig hostConfig,
     State state,
     int restartCount,
-    boolean hasBeenManuallyStopped) {
+    boolean hasBeenManuallyStopped,
+    Networking networking) {
+
+  public Container {
+    if (networking == null) {
+      networking = Networking.EMPTY; // a record written before networks existed
+    }
+  }
+
+  /**
+   * {@code NetworkSettings}: the container's endpoints keyed by network name (configuration, plus address and
+   * gateway while it runs), its published ports ({@code "80/tcp" -> bindings}, null for exposed only) and its
+   * network namespace.
+   */
+  public record Networking(Map<String, NetworkingConfig.EndpointSettings> networks,
+      Map<String, List<HostConfig.PortBinding>> ports, String sandboxKey) {
+    static final Networking EMPTY = new Networking(Map.of(), Map.of(), "");
+  }
 
   /** Lifecycle state as {@code State} of {@code GET /containers/{id}/json} shows it. */
   public record State(String status, boolean running, boolean paused, boolean restarting,
@@ -75,25 +94,31 @@ public record Container(
 
   public Container withName(String n) {
     return new Container(id, n, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount,
-        hasBeenManuallyStopped);
+        hasBeenManuallyStopped, networking);
   }
 
   public Container withState(State s) {
     return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, s, restartCount,
-        hasBeenManuallyStopped);
+        hasBeenManuallyStopped, networking);
   }
 
   public Container withHostConfig(HostConfig h) {
     return new Container(id, name, created, image, imageId, diffIds, path, config, h, state, restartCount,
-        hasBeenManuallyStopped);
+        hasBeenManuallyStopped, networking);
   }
 
   public Container withRestartCount(int n) {
     return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, n,
-        hasBeenManuallyStopped);
+        hasBeenManuallyStopped, networking);
   }
 
   public Container withManuallyStopped(boolean m) {
-    return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount, m);
+    return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount, m,
+        networking);
+  }
+
+  public Container withNetworking(Networking n) {
+    return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount,
+        hasBeenManuallyStopped, n);
   }
 }

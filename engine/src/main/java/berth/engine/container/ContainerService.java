@@ -29,6 +29,9 @@ import berth.engine.events.EventBus;
 import berth.engine.image.ImageService;
 import berth.engine.image.ImageUsers;
 import berth.engine.layer.LayerStore;
+import berth.engine.network.Network;
+import berth.engine.network.NetworkService;
+import berth.engine.api.types.NetworkingConfig;
 import berth.engine.runtime.OciSpec;
 import berth.engine.runtime.OciSpecBuilder;
 import berth.engine.runtime.UserResolver;
@@ -54,7 +57,7 @@ import java.util.stream.Stream;
  * prepared), list, inspect, rename, remove, prune here; running them is the {@link Supervisor}'s, exec
  * sessions {@link Execs}', health checks {@link Health}'s. Thread-safe.
  */
-public final class ContainerService implements ContainersBackend, ImageUsers, java.io.Closeable {
+public final class ContainerService implements ContainersBackend, ImageUsers, java.io.Closeable, NetworkService.Containers {
   private static final Set<String> LIST_FILTERS = Set.of("id", "name", "label", "status", "ancestor", "exited",
       "before", "since", "health", "isolation", "network", "publish", "expose", "volume", "is-task");
   private static final Set<String> STATUSES =
@@ -73,6 +76,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   private final Cgroups cgroups;
   private final ExitWatcher watcher;
   private final ScheduledExecutorService timers;
+  private final NetworkService networks;
 
   /**
    * How containers run here.
@@ -84,8 +88,9 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       Map<String, String> logOpts, boolean liveRestore, Path initBinary) {}
 
   public ContainerService(ContainerStore store, ImageService images, LayerStore layers, EventBus events,
-      OciSpecBuilder specs, Path containersDir, Settings settings) throws IOException {
+      OciSpecBuilder specs, Path containersDir, Settings settings, NetworkService networks) throws IOException {
     this.store = store;
+    this.networks = networks;
     this.images = images;
     this.layers = layers;
     this.events = events;
@@ -104,6 +109,8 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     this.sup = new Supervisor(store, layers, events, specs, runc, monitor, cgroups, settings.execRoot(), containersDir,
         logDefaults(), watcher, timers, settings.initBinary());
     this.execs = new Execs(sup, store, events, monitor, watcher, settings.execRoot());
+    sup.setNetworks(networks);
+    networks.setContainers(this);
     sup.setHealth(new Health(store, events, runc, timers, sup::runDir, sup::lock));
     sup.setOnRemove(c -> {
       var l = sup.lock(c.id());
@@ -155,6 +162,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     sup.shutdown(settings.liveRestore());
     watcher.close();
     timers.shutdownNow();
+    networks.close(); // with no container left running, the bridges, rules and namespace directory go too
     // nothing runs any more (or live restore left containers, whose dirs stay): remove what is empty
     for (String d : List.of("c", "e", "runc", "")) {
       try {
@@ -182,6 +190,8 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         Path.of("/"), UserResolver.ExecUser.root())));
     HostConfig hostConfig = request.hostConfig() != null ? request.hostConfig() : HostConfig.empty();
     validateRuntime(hostConfig);
+    Map<String, NetworkingConfig.EndpointSettings> endpoints = networks.plan(hostConfig,
+        request.networkingConfig() == null ? null : request.networkingConfig().endpointsConfig(), asked.macAddress());
     List<Digest> diffs = image.diffIds().stream().map(Digest::parse).toList();
     try (Rollback undo = new Rollback()) {
       layers.prepare(id, diffs);
@@ -190,7 +200,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       for (int attempt = 0; c == null; attempt++) {
         Container candidate = new Container(id, n != null ? n : Names.generate(attempt), Instant.now().toString(),
             asked.image(), image.id(), image.diffIds(), spec.process().args(), merge(asked, image.config()),
-            hostConfig, Container.State.created(), 0, false);
+            hostConfig, Container.State.created(), 0, false, new Container.Networking(endpoints, Map.of(), ""));
         String holder = store.add(candidate);
         if (holder == null) {
           c = candidate;
@@ -212,7 +222,13 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     }
   }
 
+  /**
+   * For a spec built only to check options: {@code container:<x>} modes are joined at start, when the other
+   * container's namespaces exist; until then the engine's own stand in.
+   */
   private OciSpecBuilder.Inputs withInit(OciSpecBuilder.Inputs in) {
+    in = in.withNamespacePaths(Map.of("network", "/proc/self/ns/net", "pid", "/proc/self/ns/pid", "ipc",
+        "/proc/self/ns/ipc"));
     return settings.initBinary() == null ? in : in.withInitBinary(settings.initBinary());
   }
 
@@ -276,8 +292,13 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
           berth.engine.api.http.ApiJson.MAPPER.convertValue(ic.get("Healthcheck"), ContainerConfig.HealthConfig.class);
       health = health == null ? fromImage : inherit(health, fromImage);
     }
+    Map<String, Object> exposed = new java.util.TreeMap<>();
+    ic.path("ExposedPorts").fieldNames().forEachRemaining(k -> exposed.put(k, Map.of()));
+    if (c.exposedPorts() != null) {
+      exposed.putAll(c.exposedPorts());
+    }
     return new ContainerConfig(c.hostname(), c.domainname(), or(c.user(), text(ic, "User")), c.attachStdin(),
-        c.attachStdout(), c.attachStderr(), c.exposedPorts(), c.tty(), c.openStdin(), c.stdinOnce(), env, cmd,
+        c.attachStdout(), c.attachStderr(), exposed.isEmpty() ? null : exposed, c.tty(), c.openStdin(), c.stdinOnce(), env, cmd,
         health, c.argsEscaped(), c.image(), c.volumes(), or(c.workingDir(), text(ic, "WorkingDir")),
         entrypoint, c.networkDisabled(), c.macAddress(), c.onBuild(), labels, or(c.stopSignal(), text(ic, "StopSignal")),
         c.stopTimeout(), c.shell());
@@ -377,7 +398,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
           || before != null && c.created().compareTo(before) >= 0
           || since != null && c.created().compareTo(since) <= 0
           || f.has("health") && !f.get("health").contains(healthStatus(c))
-          || f.has("network") && !f.get("network").contains(networkName(c))
+          || f.has("network") && f.get("network").stream().noneMatch(v -> onNetwork(c, v))
           || f.has("volume") && f.get("volume").stream().noneMatch(v -> usesVolume(c, v))
           || f.has("expose") && f.get("expose").stream().noneMatch(p -> hasPort(c.config().exposedPorts(), p))
           || f.has("publish") && f.get("publish").stream().noneMatch(p -> hasPort(c.hostConfig().portBindings(), p))) {
@@ -393,6 +414,20 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
 
   private static String healthStatus(Container c) {
     return c.state().health() == null ? "none" : c.state().health().status();
+  }
+
+  /** docker ps --filter network=: the network's name or ID (a prefix of it), or the container's NetworkMode. */
+  private static boolean onNetwork(Container c, String v) {
+    if (networkName(c).equals(v)) {
+      return true;
+    }
+    for (Map.Entry<String, NetworkingConfig.EndpointSettings> e : c.networking().networks().entrySet()) {
+      String nid = e.getValue().networkId();
+      if (e.getKey().equals(v) || nid != null && !v.isEmpty() && nid.startsWith(v)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String networkName(Container c) {
@@ -434,9 +469,66 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     HostConfig h = c.hostConfig();
     String network = h.networkMode() == null || h.networkMode().isEmpty() ? "bridge" : h.networkMode();
     return new ContainerSummary(c.id(), List.of("/" + c.name()), c.image(), c.imageId(), String.join(" ", c.path()),
-        Instant.parse(c.created()).getEpochSecond(), List.of(), size ? writableSize(c.id()) : null,
+        Instant.parse(c.created()).getEpochSecond(), portList(c), size ? writableSize(c.id()) : null,
         c.config().labels() == null ? Map.of() : c.config().labels(), c.state().status(), status(c),
-        Map.of("NetworkMode", network), Map.of("Networks", Map.of()), List.of());
+        Map.of("NetworkMode", network), Map.of("Networks", c.networking().networks()), List.of());
+  }
+
+  /** {@code Ports} of docker ps: each binding, and exposed ports without one. */
+  private static List<Object> portList(Container c) {
+    List<Object> out = new ArrayList<>();
+    c.networking().ports().forEach((k, bs) -> {
+      String[] pp = k.split("/", 2);
+      int priv = Integer.parseInt(pp[0]);
+      String type = pp.length > 1 ? pp[1] : "tcp";
+      if (bs == null || bs.isEmpty()) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("PrivatePort", priv);
+        m.put("Type", type);
+        out.add(m);
+        return;
+      }
+      for (HostConfig.PortBinding b : bs) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("IP", b.hostIp());
+        m.put("PrivatePort", priv);
+        m.put("PublicPort", Integer.parseInt(b.hostPort()));
+        m.put("Type", type);
+        out.add(m);
+      }
+    });
+    return out;
+  }
+
+  /** {@code NetworkSettings} of inspect; the top-level address fields are the default bridge's, as dockerd. */
+  private static Map<String, Object> networkSettings(Container c) {
+    Container.Networking n = c.networking();
+    NetworkingConfig.EndpointSettings b = n.networks().get("bridge");
+    boolean up = c.state().running();
+    Map<String, Object> net = new LinkedHashMap<>();
+    net.put("Bridge", "");
+    net.put("SandboxID", up && !n.sandboxKey().isEmpty() ? c.id() : "");
+    net.put("SandboxKey", up ? n.sandboxKey() : "");
+    net.put("Ports", n.ports());
+    net.put("HairpinMode", false);
+    net.put("LinkLocalIPv6Address", "");
+    net.put("LinkLocalIPv6PrefixLen", 0);
+    net.put("SecondaryIPAddresses", null);
+    net.put("SecondaryIPv6Addresses", null);
+    net.put("EndpointID", b == null ? "" : orEmpty(b.endpointId()));
+    net.put("Gateway", b == null ? "" : orEmpty(b.gateway()));
+    net.put("GlobalIPv6Address", "");
+    net.put("GlobalIPv6PrefixLen", 0);
+    net.put("IPAddress", b == null ? "" : orEmpty(b.ipAddress()));
+    net.put("IPPrefixLen", b == null || b.ipPrefixLen() == null ? 0 : b.ipPrefixLen());
+    net.put("IPv6Gateway", "");
+    net.put("MacAddress", b == null ? "" : orEmpty(b.macAddress()));
+    net.put("Networks", n.networks());
+    return net;
+  }
+
+  private static String orEmpty(String s) {
+    return s == null ? "" : s;
   }
 
   /** The Status column of docker ps: "Up 2 minutes (healthy)", "Exited (0) 3 seconds ago" … */
@@ -508,9 +600,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     gd.put("LowerDir", String.join(":", lower));
     gd.put("UpperDir", layers.writableDir(c.id()).toString());
     gd.put("WorkDir", layers.writableDir(c.id()).resolveSibling("work").toString());
-    Map<String, Object> net = new LinkedHashMap<>();
-    net.put("Ports", Map.of());
-    net.put("Networks", Map.of());
+    Map<String, Object> net = networkSettings(c);
     Path dir = containerDirOf(c.id());
     LogSettings ls = logSettings(c);
     Path log = ls.path(dir, c.id());
@@ -530,6 +620,91 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
     } catch (IOException e) {
       return 0;
+    }
+  }
+
+  // ---- network connect and disconnect ------------------------------------------------------------
+
+  @Override
+  public void connect(String ref, Network n, NetworkingConfig.EndpointSettings asked) {
+    Container c = find(ref);
+    var l = sup.lock(c.id());
+    l.lock();
+    try {
+      Container now = store.get(c.id());
+      if (now == null) {
+        throw EngineException.notFound("No such container: %s", ref);
+      }
+      String mode = NetworkService.modeNetwork(now.hostConfig());
+      if (mode.equals("host") || mode.startsWith("container:") || n.driver().equals("host")
+          || n.driver().equals("null")) {
+        throw EngineException.invalid("container sharing network namespace with another container or host cannot "
+            + "be connected to any other network");
+      }
+      if (mode.equals("none")) {
+        throw EngineException.invalid("container cannot be connected to multiple networks with one of the networks "
+            + "in private (none) mode");
+      }
+      Map<String, NetworkingConfig.EndpointSettings> eps = new LinkedHashMap<>(now.networking().networks());
+      for (NetworkingConfig.EndpointSettings e : eps.values()) {
+        if (n.id().equals(e.networkId())) {
+          throw EngineException.forbidden("endpoint with name %s already exists in network %s", now.name(), n.name());
+        }
+      }
+      NetworkingConfig.EndpointSettings s = networks.planEndpoint(n, asked);
+      if (sup.run(now.id()) != null) {
+        s = networks.connectRunning(now.id(), n, s);
+      } else {
+        events.publish("network", "connect", n.id(), Map.of("container", now.id(), "name", n.name(), "type",
+            n.driver()));
+      }
+      eps.put(n.name(), s);
+      store.update(now.withNetworking(new Container.Networking(eps, now.networking().ports(),
+          now.networking().sandboxKey())));
+    } catch (IOException e) {
+      throw EngineException.system("could not connect container to network " + n.name() + ": " + e.getMessage(), e);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  @Override
+  public void disconnect(String ref, Network n, boolean force) {
+    Container c = find(ref);
+    var l = sup.lock(c.id());
+    l.lock();
+    try {
+      Container now = store.get(c.id());
+      if (now == null) {
+        throw EngineException.notFound("No such container: %s", ref);
+      }
+      Map<String, NetworkingConfig.EndpointSettings> eps = new LinkedHashMap<>(now.networking().networks());
+      String key = null;
+      for (Map.Entry<String, NetworkingConfig.EndpointSettings> e : eps.entrySet()) {
+        if (n.id().equals(e.getValue().networkId())) {
+          key = e.getKey();
+        }
+      }
+      if (key == null) {
+        throw EngineException.forbidden("container %s is not connected to network %s", now.id(), n.name());
+      }
+      if (n.driver().equals("host") || n.driver().equals("null")) {
+        throw EngineException.invalid("container cannot be disconnected from host network or connected to host "
+            + "network");
+      }
+      eps.remove(key);
+      if (sup.run(now.id()) != null) {
+        networks.disconnectRunning(now.id(), n);
+      } else {
+        events.publish("network", "disconnect", n.id(), Map.of("container", now.id(), "name", n.name(), "type",
+            n.driver()));
+      }
+      store.update(now.withNetworking(new Container.Networking(eps, now.networking().ports(),
+          now.networking().sandboxKey())));
+    } catch (IOException e) {
+      throw EngineException.system("could not disconnect container: " + e.getMessage(), e);
+    } finally {
+      l.unlock();
     }
   }
 
@@ -554,6 +729,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         if (holder != null) {
           throw nameInUse(n, holder);
         }
+        networks.renamed(c.id(), n);
       }
     } catch (IOException e) {
       throw EngineException.system("could not rename container", e);

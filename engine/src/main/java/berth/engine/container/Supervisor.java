@@ -8,6 +8,8 @@ import berth.engine.errdefs.ErrorKind;
 import berth.engine.events.EventBus;
 import berth.engine.layer.LayerStore;
 import berth.engine.layer.MountSpec;
+import berth.engine.network.EtcFiles;
+import berth.engine.network.NetworkService;
 import berth.engine.runtime.ExitWatcher;
 import berth.engine.runtime.Monitor;
 import berth.engine.runtime.Mounts;
@@ -23,9 +25,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -73,6 +77,7 @@ final class Supervisor {
   private volatile boolean shuttingDown;
   private Health health;
   private Consumer<Container> onRemove;
+  private NetworkService networks;
 
   /** One run of a container: from the monitor's launch to the processing of its exit. */
   static final class Run {
@@ -105,6 +110,10 @@ final class Supervisor {
     this.watcher = watcher;
     this.timers = timers;
     this.initBinary = initBinary;
+  }
+
+  void setNetworks(NetworkService n) {
+    this.networks = n;
   }
 
   void setHealth(Health h) {
@@ -193,9 +202,29 @@ final class Supervisor {
       ContainerCreateRequest req = new ContainerCreateRequest(c.config(), c.hostConfig(), null);
       UserResolver.ExecUser user = UserResolver.resolve(rootfs, OciSpecBuilder.effectiveUser(c.config(), null),
           c.hostConfig().groupAdd());
-      List<OciSpecBuilder.BindMount> binds = new ArrayList<>(etcFiles(c));
+      Map<String, String> nsPaths = new HashMap<>();
+      Container joined = joined(c, c.hostConfig().networkMode(), "network");
+      for (String[] ns : new String[][] {{"pid", c.hostConfig().pidMode()}, {"ipc", c.hostConfig().ipcMode()}}) {
+        Container other = joined(c, ns[1], ns[0]);
+        if (other != null) {
+          nsPaths.put(ns[0], "/proc/" + other.state().pid() + "/ns/" + ns[0]);
+        }
+      }
+      NetworkService.Attachment net = null;
+      if (joined != null) {
+        nsPaths.put("network", "/proc/" + joined.state().pid() + "/ns/net");
+      } else {
+        net = networks.attach(id, c.name(), c.hostConfig(), c.networking().networks(),
+            c.config().exposedPorts() == null ? Set.of() : c.config().exposedPorts().keySet());
+        if (net.netns() != null) {
+          nsPaths.put("network", net.netns().toString());
+        }
+        c = c.withNetworking(new Container.Networking(net.networks(), net.ports(),
+            net.netns() == null ? "" : net.netns().toString()));
+      }
+      List<OciSpecBuilder.BindMount> binds = new ArrayList<>(etcFiles(c, net, joined));
       OciSpecBuilder.Inputs in = OciSpecBuilder.Inputs.of(id, req, null, rootfs, user).withBinds(binds)
-          .withCgroupsPath(cgroupsPath(id));
+          .withCgroupsPath(cgroupsPath(id)).withNamespacePaths(nsPaths);
       if (Boolean.TRUE.equals(c.hostConfig().init()) && initBinary != null) {
         in = in.withInitBinary(initBinary);
       }
@@ -261,7 +290,7 @@ final class Supervisor {
       Container now = store.get(c.id());
       if (now != null) {
         // as dockerd: the state never left "created"; the exit code and error say why
-        store.update(now.withState(now.state().startedAt().equals(Container.State.ZERO_TIME)
+        store.update(stopped(now).withState(now.state().startedAt().equals(Container.State.ZERO_TIME)
             ? now.state().asFailedStart(code, msg) // never ran: stays "created", as with dockerd
             : now.state().asExited(code, false, Instant.now().toString(), msg)));
       }
@@ -270,63 +299,64 @@ final class Supervisor {
     }
   }
 
-  /** /etc/hostname, /etc/hosts and /etc/resolv.conf, kept with the container and bind-mounted. */
-  private List<OciSpecBuilder.BindMount> etcFiles(Container c) throws IOException {
-    Path d = containerDir(c.id());
-    boolean hostNet = "host".equals(c.hostConfig().networkMode());
-    String hostname = hostNet ? berth.engine.sys.Host.hostname()
-        : c.config().hostname() != null && !c.config().hostname().isEmpty() ? c.config().hostname()
-        : c.id().substring(0, 12);
+  /**
+   * The container whose namespace of {@code type} a {@code container:<x>} mode joins (running, as dockerd
+   * requires), or null for other modes.
+   */
+  private Container joined(Container c, String mode, String type) {
+    if (mode == null || !mode.startsWith("container:")) {
+      return null;
+    }
+    String ref = mode.substring("container:".length());
+    String tid = store.idOfName(ref.startsWith("/") ? ref.substring(1) : ref);
+    if (tid == null) {
+      List<String> ids = store.byPrefix(ref);
+      tid = ids.size() == 1 ? ids.get(0) : null;
+    }
+    Container t = tid == null ? null : store.get(tid);
+    if (t == null) {
+      throw EngineException.notFound("No such container: %s", ref);
+    }
+    if (t.id().equals(c.id())) {
+      throw EngineException.invalid("cannot join own %s namespace", type);
+    }
+    if (!t.state().running() || runs.get(t.id()) == null) {
+      throw EngineException.conflict("cannot join %s namespace of a non running container: container %s is %s",
+          type, t.id(), t.state().status());
+    }
+    return t;
+  }
+
+  /**
+   * /etc/hostname, /etc/hosts and /etc/resolv.conf, kept with the container and bind-mounted; a container that
+   * joins another's network shares that one's files, as with dockerd.
+   */
+  private List<OciSpecBuilder.BindMount> etcFiles(Container c, NetworkService.Attachment net, Container joined)
+      throws IOException {
+    Path d = joined != null ? containerDir(joined.id()) : containerDir(c.id());
+    List<OciSpecBuilder.BindMount> out = new ArrayList<>();
     Path hn = d.resolve("hostname");
     Path hosts = d.resolve("hosts");
     Path resolv = d.resolve("resolv.conf");
-    // rewritten at every start: no need for AtomicFiles' fsync
-    Files.write(hn, (hostname + "\n").getBytes(StandardCharsets.UTF_8));
-    String h = hostNet ? readOr(Path.of("/etc/hosts"), "127.0.0.1\tlocalhost\n")
-        : "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\n"
-            + "ff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-    if (c.hostConfig().extraHosts() != null) {
-      for (String e : c.hostConfig().extraHosts()) {
-        int i = e.indexOf(':');
-        if (i > 0) {
-          h += e.substring(i + 1) + "\t" + e.substring(0, i) + "\n";
-        }
-      }
+    if (joined == null) {
+      boolean hostNet = "host".equals(c.hostConfig().networkMode());
+      String hostname = hostNet ? berth.engine.sys.Host.hostname()
+          : c.config().hostname() != null && !c.config().hostname().isEmpty() ? c.config().hostname()
+          : c.id().substring(0, 12);
+      HostConfig h = c.hostConfig();
+      // rewritten at every start: no need for AtomicFiles' fsync
+      Files.write(hn, (hostname + "\n").getBytes(StandardCharsets.UTF_8));
+      Files.write(hosts, EtcFiles.hosts(hostNet, hostname, net.ownIps(), h.extraHosts(), networks.hostGateway())
+          .getBytes(StandardCharsets.UTF_8));
+      Files.write(resolv, EtcFiles.resolvConf(hostNet, net.embeddedDns(), h.dns(), h.dnsSearch(), h.dnsOptions())
+          .getBytes(StandardCharsets.UTF_8));
     }
-    Files.write(hosts, h.getBytes(StandardCharsets.UTF_8));
-    Files.write(resolv, resolvConf(hostNet).getBytes(StandardCharsets.UTF_8));
-    List<OciSpecBuilder.BindMount> out = new ArrayList<>();
     out.add(new OciSpecBuilder.BindMount(resolv.toString(), "/etc/resolv.conf", false, "rprivate"));
-    if (!"host".equals(c.hostConfig().utsMode())) {
+    if (!"host".equals(c.hostConfig().utsMode()) && joined == null) {
       out.add(new OciSpecBuilder.BindMount(hn.toString(), "/etc/hostname", false, "rprivate"));
     }
     out.add(new OciSpecBuilder.BindMount(hosts.toString(), "/etc/hosts", false, "rprivate"));
     return out;
-  }
-
-  /** The host's resolv.conf; off the host network, loopback resolvers are dropped (Docker's rule). */
-  private static String resolvConf(boolean hostNet) {
-    String host = readOr(Path.of("/etc/resolv.conf"), "");
-    if (hostNet) {
-      return host;
-    }
-    StringBuilder b = new StringBuilder();
-    boolean ns = false;
-    for (String line : host.split("\n")) {
-      String t = line.trim();
-      if (t.startsWith("nameserver")) {
-        String addr = t.substring("nameserver".length()).trim();
-        if (addr.startsWith("127.") || addr.equals("::1")) {
-          continue;
-        }
-        ns = true;
-      }
-      b.append(line).append('\n');
-    }
-    if (!ns) {
-      b.append("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    return b.toString();
   }
 
   private static String readOr(Path p, String dflt) {
@@ -348,6 +378,7 @@ final class Supervisor {
    * processes (a container sharing the host's pid namespace), {@code runc delete --force} kills them.
    */
   private void cleanupRun(String id, Path dir, boolean hadRunc, boolean exited) {
+    networks.detach(id);
     boolean cgroupGone = false;
     if (hadRunc && exited) {
       try {
@@ -412,7 +443,7 @@ final class Supervisor {
       if (c == null) {
         return;
       }
-      c = c.withState(c.state().asExited(code, oom, Instant.now().toString(), ""));
+      c = stopped(c.withState(c.state().asExited(code, oom, Instant.now().toString(), "")));
       if (oom) {
         events.publish("container", "oom", r.id, attrs(c));
       }
@@ -774,6 +805,7 @@ final class Supervisor {
       try {
         if (c.state().running() && !c.state().restarting() && Files.isDirectory(dir) && Monitor.alive(dir)) {
           Run r = new Run(c.id(), dir, c.state().pid());
+          networks.restore(c.id(), c.name(), c.hostConfig(), c.networking().networks(), c.networking().ports());
           runs.put(c.id(), r);
           watcher.watch(dir, () -> onExit(r));
           if (!liveRestore) {
@@ -795,7 +827,7 @@ final class Supervisor {
           int code = hadExit ? exitCodeOf(dir) : 255;
           boolean oom = Monitor.oomKilled(dir);
           cleanupRun(c.id(), dir, true);
-          Container e = c.withState(c.state().asExited(code, oom, Instant.now().toString(), ""));
+          Container e = stopped(c.withState(c.state().asExited(code, oom, Instant.now().toString(), "")));
           store.update(e);
           events.publish("container", "die", c.id(), attrs(e, "exitCode", Integer.toString(code)));
           c = e;
@@ -813,6 +845,7 @@ final class Supervisor {
         LOG.log(Level.WARNING, "could not restore container " + c.id(), e);
       }
     }
+    networks.sweep();
     for (Container c : toStart) {
       try {
         start(c.id());
@@ -863,6 +896,12 @@ final class Supervisor {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------
+
+  /** A container that no longer runs keeps its network configuration but no address or published port. */
+  static Container stopped(Container c) {
+    Container.Networking n = c.networking();
+    return c.withNetworking(new Container.Networking(NetworkService.cleared(n.networks()), Map.of(), ""));
+  }
 
   static Map<String, String> attrs(Container c, String... extra) {
     Map<String, String> a = new LinkedHashMap<>();

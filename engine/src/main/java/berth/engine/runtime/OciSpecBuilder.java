@@ -911,7 +911,8 @@ public final class OciSpecBuilder {
     List<OciSpec.Namespace> ns = new ArrayList<>();
     ns.add(new OciSpec.Namespace("mount", null));
     if (!netMode.equals("host")) {
-      ns.add(new OciSpec.Namespace("network", joinPath(in, "network", netMode)));
+      String given = in.namespacePaths().get("network"); // a namespace the engine made (bridge networks)
+      ns.add(new OciSpec.Namespace("network", given != null ? given : joinPath(in, "network", netMode)));
     }
     if (!utsMode.equals("host")) {
       ns.add(new OciSpec.Namespace("uts", null));

@@ -1,0 +1,129 @@
+package berth.engine.network;
+
+import berth.engine.sys.Command;
+import berth.engine.sys.Posix;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Links and namespaces through iproute2 and util-linux: bridges, a veth pair per endpoint with one end in the
+ * container's network namespace, and the namespaces themselves (nsfs files bind-mounted in a private directory
+ * of the exec root, so they outlive the engine for live restore). Each call costs one or two short processes.
+ */
+final class Links {
+  private static final long TIMEOUT_MS = 20_000;
+  private static final String IP = Command.find("ip");
+  private static final String NSENTER = Command.find("nsenter");
+  private static final String UNSHARE = Command.find("unshare");
+
+  private Links() {}
+
+  static boolean exists(String ifName) {
+    return Files.exists(Path.of("/sys/class/net", ifName));
+  }
+
+  /** Creates the bridge if missing, gives it exactly the gateway address, and brings it up. */
+  static void ensureBridge(String name, String gatewayCidr) throws IOException {
+    StringBuilder b = new StringBuilder();
+    if (!exists(name)) {
+      b.append("link add name ").append(name).append(" type bridge\n");
+    } else {
+      b.append("addr flush dev ").append(name).append('\n');
+    }
+    b.append("addr add ").append(gatewayCidr).append(" dev ").append(name).append('\n');
+    b.append("link set ").append(name).append(" up\n");
+    ipBatch(null, b.toString());
+  }
+
+  static void deleteLink(String name) throws IOException {
+    if (exists(name)) {
+      Command.Result r = Command.run(List.of(IP, "link", "del", name), null, TIMEOUT_MS);
+      if (!r.ok() && exists(name)) {
+        throw new IOException("ip link del " + name + ": " + r.err());
+      }
+    }
+  }
+
+  /**
+   * Makes the directory a private bind mount of itself (once), so nsfs files bound inside it do not propagate
+   * into other mount namespaces, which would keep the namespaces alive (what {@code ip netns add} does for
+   * /run/netns).
+   */
+  static void preparePrivateDir(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    if (!isMountPoint(dir)) {
+      Posix.mount(dir.toString(), dir, "none", Posix.MS_BIND | Posix.MS_REC, null);
+    }
+    Posix.mount("none", dir, "none", Posix.MS_PRIVATE | Posix.MS_REC, null);
+  }
+
+  private static boolean isMountPoint(Path dir) throws IOException {
+    String d = dir.toRealPath().toString();
+    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"), StandardCharsets.UTF_8)) {
+      String[] f = line.split(" ");
+      if (f.length > 4 && f[4].replace("\\040", " ").equals(d)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A new network namespace, bound at {@code file}, with its loopback up. */
+  static void createNetns(Path file) throws IOException {
+    deleteNetns(file);
+    Files.createFile(file);
+    try {
+      Command.check(List.of(UNSHARE, "--net=" + file, IP, "link", "set", "lo", "up"), null, TIMEOUT_MS);
+    } catch (IOException e) {
+      deleteNetns(file);
+      throw e;
+    }
+  }
+
+  /** Unbinds and removes the namespace file; the namespace and its veth ends go when nothing else holds it. */
+  static void deleteNetns(Path file) throws IOException {
+    try {
+      Posix.umount2(file, Posix.MNT_DETACH);
+    } catch (IOException e) {
+      // not mounted (a create that failed half-way): only the file is left
+    }
+    Files.deleteIfExists(file);
+  }
+
+  /**
+   * A veth pair: {@code hostIf} on the bridge, {@code ifName} with {@code cidr} and {@code mac} inside the
+   * namespace, and a default route through {@code gateway} when given (not on internal networks).
+   */
+  static void addEndpoint(Path netns, String bridge, String hostIf, String ifName, String cidr, String mac,
+      String gateway) throws IOException {
+    ipBatch(null, "link add name " + hostIf + " type veth peer name " + ifName + " address " + mac + " netns "
+        + netns + "\nlink set " + hostIf + " master " + bridge + " up\nlink set " + hostIf
+        + " type bridge_slave hairpin on\n"); // a container reaches its own published port via the host
+    try {
+      ipBatch(netns, "addr add " + cidr + " dev " + ifName + "\nlink set " + ifName + " up\n"
+          + (gateway == null ? "" : "route add default via " + gateway + " dev " + ifName + "\n"));
+    } catch (IOException e) {
+      deleteLink(hostIf);
+      throw e;
+    }
+  }
+
+  /** Deletes an endpoint's interface inside the namespace (its host end goes with it). */
+  static void removeEndpoint(Path netns, String ifName) throws IOException {
+    ipBatch(netns, "link del " + ifName + "\n");
+  }
+
+  /** Sets a sysctl of the engine's own network namespace, e.g. net.ipv4.ip_forward. */
+  static void sysctl(String key, String value) throws IOException {
+    Files.writeString(Path.of("/proc/sys", key.replace('.', '/')), value);
+  }
+
+  private static void ipBatch(Path netns, String commands) throws IOException {
+    List<String> argv = netns == null ? List.of(IP, "-batch", "-")
+        : List.of(NSENTER, "--net=" + netns, IP, "-batch", "-");
+    Command.check(argv, commands.getBytes(StandardCharsets.UTF_8), TIMEOUT_MS);
+  }
+}

@@ -1,0 +1,1243 @@
+package berth.engine.network;
+
+import berth.engine.api.http.ApiJson;
+import berth.engine.api.networks.NetworksBackend;
+import berth.engine.api.types.Filters;
+import berth.engine.api.types.HostConfig;
+import berth.engine.api.types.NetworkCreateRequest;
+import berth.engine.api.types.NetworkingConfig.EndpointIpamConfig;
+import berth.engine.api.types.NetworkingConfig.EndpointSettings;
+import berth.engine.config.Cidr;
+import berth.engine.config.EngineConfig;
+import berth.engine.errdefs.EngineException;
+import berth.engine.events.EventBus;
+import berth.engine.network.dns.EmbeddedDns;
+import berth.engine.store.AtomicFiles;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Docker's networking model: the predefined bridge, host and none networks, user-defined bridges, an endpoint
+ * (veth, address, MAC, default route) per container and network in a namespace of its own, published ports
+ * (kernel DNAT, a held host socket), and the embedded DNS for user-defined networks. Networks are kept under
+ * {@code network/<id>.json}; what runs (sandboxes) is rebuilt from the container records after a restart.
+ *
+ * <p>Locking: the service's monitor guards its maps and the address allocator; the slow work (ip, iptables
+ * processes) runs outside it. Callers that change a container hold that container's lock first.
+ */
+public final class NetworkService implements NetworksBackend, EmbeddedDns.Directory {
+  private static final Logger LOG = Logger.getLogger(NetworkService.class.getName());
+  private static final Set<String> LIST_FILTERS = Set.of("dangling", "driver", "id", "label", "name", "scope",
+      "type");
+  private static final String DEFAULT_BRIDGE_IF = "berth0";
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** How {@link #connect} and {@link #disconnect} reach a container: under its lock, via the container service. */
+  public interface Containers {
+    void connect(String container, Network network, EndpointSettings settings);
+
+    void disconnect(String container, Network network, boolean force);
+  }
+
+  /** What a container's start needs from its networks. */
+  public record Attachment(Path netns, Map<String, EndpointSettings> networks,
+      Map<String, List<HostConfig.PortBinding>> ports, boolean embeddedDns, List<String> ownIps) {}
+
+  private final Path dir;
+  private final Path netnsDir;
+  private final EventBus events;
+  private final Ipam ipam;
+  private final Firewall firewall;
+  private final EmbeddedDns dns;
+  private final Map<String, Network> networks = new LinkedHashMap<>();
+  private final Map<String, Sandbox> sandboxes = new LinkedHashMap<>();
+  private Containers containers;
+
+  /** A running container's network state. */
+  private static final class Sandbox {
+    final String id;
+    volatile String name;
+    final Path netns;
+    final HostConfig hostConfig;
+    final Map<String, Endpoint> endpoints = new LinkedHashMap<>(); // by network ID
+    final List<PortReservations.Reservation> reservations = new ArrayList<>();
+    final List<Firewall.Mapping> mappings = new ArrayList<>();
+    Network portNetwork;
+    boolean dns;
+
+    Sandbox(String id, String name, Path netns, HostConfig hostConfig) {
+      this.id = id;
+      this.name = name;
+      this.netns = netns;
+      this.hostConfig = hostConfig;
+    }
+  }
+
+  /** One interface of a sandbox on one network. */
+  private record Endpoint(String networkId, String ifName, long ip, String mac, String endpointId,
+      List<String> dnsNames) {}
+
+  public NetworkService(Path dir, Path execRoot, List<EngineConfig.AddressPool> pools, EventBus events)
+      throws IOException {
+    this.dir = dir;
+    this.netnsDir = execRoot.resolve("netns");
+    this.events = events;
+    this.ipam = new Ipam(pools);
+    this.firewall = new Firewall(null);
+    Files.createDirectories(dir);
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.json")) {
+      for (Path p : ds) {
+        try {
+          Network n = ApiJson.MAPPER.readValue(p.toFile(), Network.class);
+          networks.put(n.id(), n);
+        } catch (IOException e) {
+          LOG.warning("ignoring unreadable network record " + p + ": " + e.getMessage());
+        }
+      }
+    }
+    Links.preparePrivateDir(netnsDir);
+    Links.sysctl("net.ipv4.ip_forward", "1");
+    predefine();
+    firewall.setUp();
+    for (Network n : networks.values()) {
+      if (n.isBridge()) {
+        bringUp(n);
+      }
+    }
+    this.dns = new EmbeddedDns(this);
+  }
+
+  public void setContainers(Containers c) {
+    this.containers = c;
+  }
+
+  private void predefine() throws IOException {
+    if (byName("host") == null) {
+      save(new Network(newId(), "host", "host", Instant.now().toString(), false, false, false, List.of(), Map.of(),
+          Map.of(), null));
+    }
+    if (byName("none") == null) {
+      save(new Network(newId(), "none", "null", Instant.now().toString(), false, false, false, List.of(), Map.of(),
+          Map.of(), null));
+    }
+    if (byName(Network.DEFAULT_BRIDGE) == null) {
+      Cidr c = ipam.nextSubnet(takenSubnets(null));
+      Map<String, String> o = new TreeMap<>();
+      o.put("com.docker.network.bridge.default_bridge", "true");
+      o.put("com.docker.network.bridge.enable_icc", "true");
+      o.put("com.docker.network.bridge.enable_ip_masquerade", "true");
+      o.put("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0");
+      o.put("com.docker.network.bridge.name", DEFAULT_BRIDGE_IF);
+      o.put("com.docker.network.driver.mtu", "1500");
+      save(new Network(newId(), Network.DEFAULT_BRIDGE, "bridge", Instant.now().toString(), false, false, false,
+          List.of(new Network.Subnet(c.toString(), "", NetworkAddresses.ip(c.address() + 1))), o, Map.of(),
+          DEFAULT_BRIDGE_IF));
+    }
+  }
+
+  private void bringUp(Network n) throws IOException {
+    Network.Subnet s = n.subnet();
+    Links.ensureBridge(n.bridge(), s.gateway() + "/" + s.cidr().prefix());
+    firewall.addNetwork(bridgeOf(n));
+    ipam.reserve(n.id(), s.gatewayIp());
+  }
+
+  private static Firewall.Bridge bridgeOf(Network n) {
+    return new Firewall.Bridge(n.bridge(), n.subnet().cidr().toString(), n.internal());
+  }
+
+  /** Subnets a new network must not overlap: every network's, and the host's routes not through our bridges. */
+  private List<Cidr> takenSubnets(String except) {
+    Set<String> ours = new HashSet<>();
+    List<Cidr> taken = new ArrayList<>();
+    for (Network n : networks.values()) {
+      if (n.bridge() != null) {
+        ours.add(n.bridge());
+      }
+      if (!n.id().equals(except)) {
+        n.subnets().forEach(s -> taken.add(s.cidr()));
+      }
+    }
+    taken.addAll(Ipam.hostRoutes(ours));
+    return taken;
+  }
+
+  // ---- the API -----------------------------------------------------------------------------------
+
+  @Override
+  public synchronized List<Map<String, Object>> list(Filters filters) {
+    filters.validate(LIST_FILTERS);
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (Network n : networks.values()) {
+      if (matches(n, filters)) {
+        out.add(json(n, false));
+      }
+    }
+    return out;
+  }
+
+  private boolean matches(Network n, Filters f) {
+    if (f.has("name") && f.get("name").stream().noneMatch(v -> n.name().contains(v))) {
+      return false;
+    }
+    if (f.has("id") && f.get("id").stream().noneMatch(v -> n.id().startsWith(v))) {
+      return false;
+    }
+    if (f.has("driver") && !f.get("driver").contains(n.driver())) {
+      return false;
+    }
+    if (f.has("scope") && !f.get("scope").contains("local")) {
+      return false;
+    }
+    if (f.has("type") && f.get("type").stream().noneMatch(t -> t.equals(n.predefined() ? "builtin" : "custom"))) {
+      return false;
+    }
+    if (f.has("dangling")) {
+      boolean dangling = !n.predefined() && !inUse(n.id());
+      if (f.get("dangling").stream().noneMatch(v -> (v.equals("true") || v.equals("1")) == dangling)) {
+        return false;
+      }
+    }
+    return f.matchLabels("label", n.labels());
+  }
+
+  @Override
+  public synchronized Map<String, Object> inspect(String ref, boolean verbose) {
+    return json(find(ref), true);
+  }
+
+  private Map<String, Object> json(Network n, boolean withContainers) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("Name", n.name());
+    m.put("Id", n.id());
+    m.put("Created", n.created());
+    m.put("Scope", "local");
+    m.put("Driver", n.driver());
+    m.put("EnableIPv4", true);
+    m.put("EnableIPv6", n.enableIpv6());
+    Map<String, Object> ipamJson = new LinkedHashMap<>();
+    ipamJson.put("Driver", "default");
+    ipamJson.put("Options", n.predefined() ? null : Map.of());
+    List<Map<String, Object>> cfg = new ArrayList<>();
+    for (Network.Subnet s : n.subnets()) {
+      Map<String, Object> e = new LinkedHashMap<>();
+      e.put("Subnet", s.subnet());
+      if (s.ipRange() != null && !s.ipRange().isEmpty()) {
+        e.put("IPRange", s.ipRange());
+      }
+      e.put("Gateway", s.gateway());
+      cfg.add(e);
+    }
+    ipamJson.put("Config", cfg);
+    m.put("IPAM", ipamJson);
+    m.put("Internal", n.internal());
+    m.put("Attachable", n.attachable());
+    m.put("Ingress", false);
+    m.put("ConfigFrom", Map.of("Network", ""));
+    m.put("ConfigOnly", false);
+    Map<String, Object> cs = new LinkedHashMap<>();
+    if (withContainers) {
+      for (Sandbox sb : sandboxes.values()) {
+        Endpoint ep = sb.endpoints.get(n.id());
+        if (ep != null) {
+          Map<String, Object> c = new LinkedHashMap<>();
+          c.put("Name", sb.name);
+          c.put("EndpointID", ep.endpointId());
+          c.put("MacAddress", ep.mac());
+          c.put("IPv4Address", NetworkAddresses.ip(ep.ip()) + "/" + n.subnet().cidr().prefix());
+          c.put("IPv6Address", "");
+          cs.put(sb.id, c);
+        }
+      }
+    }
+    m.put("Containers", cs);
+    m.put("Options", n.options() == null ? Map.of() : n.options());
+    m.put("Labels", n.labels() == null ? Map.of() : n.labels());
+    return m;
+  }
+
+  /** By full ID, name, or unique ID prefix; 404 "network X not found" otherwise (Docker's text). */
+  public synchronized Network find(String ref) {
+    Network n = networks.get(ref);
+    if (n == null) {
+      n = byName(ref);
+    }
+    if (n == null && !ref.isEmpty()) {
+      List<Network> p = networks.values().stream().filter(x -> x.id().startsWith(ref)).toList();
+      if (p.size() > 1) {
+        throw EngineException.invalid("network %s is ambiguous (%d matches found based on ID prefix)", ref,
+            p.size());
+      }
+      n = p.isEmpty() ? null : p.get(0);
+    }
+    if (n == null) {
+      throw EngineException.notFound("network %s not found", ref);
+    }
+    return n;
+  }
+
+  private Network byName(String name) {
+    for (Network n : networks.values()) {
+      if (n.name().equals(name)) {
+        return n;
+      }
+    }
+    return null;
+  }
+
+  @Override
+  public String create(NetworkCreateRequest r) {
+    String name = r.name() == null ? "" : r.name();
+    if (name.isEmpty()) {
+      throw EngineException.invalid("network name must not be empty");
+    }
+    String driver = r.driver() == null || r.driver().isEmpty() ? "bridge" : r.driver();
+    switch (driver) {
+      case "bridge" -> { }
+      case "host", "null" -> throw EngineException.forbidden("only one instance of \"%s\" network is allowed",
+          driver.equals("null") ? "none" : driver);
+      case "overlay" -> throw EngineException.unavailable("This node is not a swarm manager. Use \"docker swarm "
+          + "init\" or \"docker swarm join\" to connect this node to swarm and try again.");
+      default -> throw EngineException.notFound("plugin \"%s\" not found", driver);
+    }
+    if (Boolean.TRUE.equals(r.enableIpv6())) {
+      throw EngineException.invalid("IPv6 networks are not supported by this engine yet");
+    }
+    if (Boolean.TRUE.equals(r.configOnly()) || Boolean.TRUE.equals(r.ingress())) {
+      throw EngineException.invalid("config-only and ingress networks are not supported by this engine");
+    }
+    Map<String, String> options = r.options() == null ? Map.of() : new TreeMap<>(r.options());
+    String id = newId();
+    String bridge = options.getOrDefault("com.docker.network.bridge.name", "br-" + id.substring(0, 12));
+    if (bridge.isEmpty() || bridge.length() > 15 || !bridge.matches("[A-Za-z0-9_.-]+")) {
+      throw EngineException.invalid("invalid bridge name %s: at most 15 letters, digits, '-', '_' or '.'", bridge);
+    }
+    List<NetworkCreateRequest.IpamConfig> asked = r.ipam() == null || r.ipam().config() == null ? List.of()
+        : r.ipam().config();
+    if (r.ipam() != null && r.ipam().driver() != null && !r.ipam().driver().isEmpty()
+        && !r.ipam().driver().equals("default")) {
+      throw EngineException.notFound("plugin \"%s\" not found", r.ipam().driver());
+    }
+    if (asked.size() > 1) {
+      throw EngineException.invalid("this engine supports one IPv4 subnet per network");
+    }
+    Network n;
+    synchronized (this) {
+      if (byName(name) != null) {
+        throw EngineException.conflict("network with name %s already exists", name);
+      }
+      for (Network x : networks.values()) {
+        if (bridge.equals(x.bridge())) {
+          throw EngineException.conflict("bridge name %s is already used by network %s", bridge, x.name());
+        }
+      }
+      Network.Subnet s = asked.isEmpty() ? auto() : validated(asked.get(0));
+      n = new Network(id, name, driver, Instant.now().toString(), Boolean.TRUE.equals(r.internal()),
+          Boolean.TRUE.equals(r.attachable()), false, List.of(s), options,
+          r.labels() == null ? Map.of() : new TreeMap<>(r.labels()), bridge);
+      try {
+        save(n); // first: a crash before the bridge exists leaves a record the next start completes
+        bringUp(n);
+      } catch (IOException | RuntimeException e) {
+        teardownQuietly(n);
+        throw EngineException.system("could not create network " + name + ": " + e.getMessage(), e);
+      }
+    }
+    events.publish("network", "create", id, Map.of("name", name, "type", driver));
+    return id;
+  }
+
+  private Network.Subnet auto() {
+    Cidr c = ipam.nextSubnet(takenSubnets(null));
+    return new Network.Subnet(c.toString(), "", NetworkAddresses.ip(c.address() + 1));
+  }
+
+  private Network.Subnet validated(NetworkCreateRequest.IpamConfig a) {
+    String subnet = a.subnet() == null ? "" : a.subnet();
+    if (subnet.isEmpty()) {
+      if (a.ipRange() != null && !a.ipRange().isEmpty() || a.gateway() != null && !a.gateway().isEmpty()) {
+        throw EngineException.invalid("invalid pool request: the subnet is required with an ip-range or gateway");
+      }
+      return auto();
+    }
+    Cidr c = Cidr.parse(subnet);
+    if (c == null) {
+      if (subnet.contains(":")) {
+        throw EngineException.invalid("IPv6 networks are not supported by this engine yet");
+      }
+      throw EngineException.invalid("invalid network config:\ninvalid subnet %s : invalid CIDR address: %s", subnet,
+          subnet);
+    }
+    if (c.prefix() > 30) {
+      throw EngineException.invalid("invalid network config:\nsubnet %s is too small: it leaves no address for "
+          + "containers", subnet);
+    }
+    for (Cidr t : takenSubnets(null)) {
+      if (Ipam.overlaps(t, c)) {
+        throw EngineException.forbidden("invalid pool request: Pool overlaps with other one on this address space");
+      }
+    }
+    String range = a.ipRange() == null ? "" : a.ipRange();
+    if (!range.isEmpty()) {
+      Cidr rc = Cidr.parse(range);
+      if (rc == null) {
+        throw EngineException.invalid("invalid network config:\ninvalid ip-range %s : invalid CIDR address: %s",
+            range, range);
+      }
+      if (rc.prefix() < c.prefix() || !c.contains(rc.address())) {
+        throw EngineException.invalid("invalid network config:\ninvalid ip-range %s: it must be a subset of the "
+            + "subnet %s", range, c);
+      }
+    }
+    String gw = a.gateway() == null ? "" : a.gateway();
+    long g;
+    if (gw.isEmpty()) {
+      g = c.address() + 1;
+    } else {
+      g = Cidr.parseIp(gw);
+      if (g < 0) {
+        throw EngineException.invalid("invalid network config:\ninvalid gateway address %s", gw);
+      }
+      if (!c.contains(g)) {
+        throw EngineException.invalid("invalid network config:\nno matching subnet for gateway %s", gw);
+      }
+      if (g == c.address() || g == c.address() + (1L << (32 - c.prefix())) - 1) {
+        throw EngineException.invalid("invalid network config:\ngateway %s is the subnet's network or broadcast "
+            + "address", gw);
+      }
+    }
+    return new Network.Subnet(c.toString(), range.isEmpty() ? "" : Cidr.parse(range).toString(),
+        NetworkAddresses.ip(g));
+  }
+
+  @Override
+  public void remove(String ref) {
+    Network n;
+    synchronized (this) {
+      n = find(ref);
+      if (n.predefined()) {
+        throw EngineException.forbidden("%s is a pre-defined network and cannot be removed", n.name());
+      }
+      List<String> users = users(n.id());
+      if (!users.isEmpty()) {
+        throw EngineException.forbidden("error while removing network: network %s has active endpoints (%s)",
+            n.name(), String.join(", ", users));
+      }
+      try {
+        teardown(n);
+      } catch (IOException e) {
+        throw EngineException.system("could not remove network " + n.name() + ": " + e.getMessage(), e);
+      }
+    }
+    events.publish("network", "destroy", n.id(), Map.of("name", n.name(), "type", n.driver()));
+  }
+
+  private void teardown(Network n) throws IOException {
+    if (n.isBridge() && n.bridge() != null) {
+      firewall.removeNetwork(bridgeOf(n));
+      Links.deleteLink(n.bridge());
+    }
+    ipam.forget(n.id());
+    Files.deleteIfExists(dir.resolve(n.id() + ".json"));
+    networks.remove(n.id());
+  }
+
+  private void teardownQuietly(Network n) {
+    try {
+      teardown(n);
+    } catch (IOException | RuntimeException e) {
+      LOG.log(Level.WARNING, "could not undo network " + n.name(), e);
+    }
+  }
+
+  private List<String> users(String networkId) {
+    List<String> out = new ArrayList<>();
+    for (Sandbox sb : sandboxes.values()) {
+      if (sb.endpoints.containsKey(networkId)) {
+        out.add("name:\"" + sb.name + "\" id:\"" + sb.id.substring(0, 12) + "\"");
+      }
+    }
+    return out;
+  }
+
+  private boolean inUse(String networkId) {
+    return sandboxes.values().stream().anyMatch(sb -> sb.endpoints.containsKey(networkId));
+  }
+
+  @Override
+  public List<String> prune(Filters filters) {
+    filters.validate(Set.of("until", "label", "label!"));
+    long until = filters.has("until") ? Filters.untilNano(filters.get("until").iterator().next()) : Long.MAX_VALUE;
+    List<Network> candidates;
+    synchronized (this) {
+      candidates = networks.values().stream().filter(n -> !n.predefined() && !inUse(n.id())
+          && filters.matchLabels("label", n.labels()) && !negLabel(filters, n.labels())
+          && Instant.parse(n.created()).toEpochMilli() * 1_000_000L < until).toList();
+    }
+    List<String> removed = new ArrayList<>();
+    for (Network n : candidates) {
+      try {
+        remove(n.id());
+        removed.add(n.name());
+      } catch (EngineException e) {
+        LOG.fine("prune kept " + n.name() + ": " + e.getMessage());
+      }
+    }
+    events.publish("network", "prune", "", Map.of("reclaimed", "0"));
+    return removed;
+  }
+
+  private static boolean negLabel(Filters f, Map<String, String> labels) {
+    if (!f.has("label!")) {
+      return false;
+    }
+    for (String v : f.get("label!")) {
+      int eq = v.indexOf('=');
+      String k = eq < 0 ? v : v.substring(0, eq);
+      if (labels.containsKey(k) && (eq < 0 || labels.get(k).equals(v.substring(eq + 1)))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Override
+  public void connect(String network, String container, EndpointSettings settings) {
+    containers.connect(container, find(network), settings);
+  }
+
+  @Override
+  public void disconnect(String network, String container, boolean force) {
+    containers.disconnect(container, find(network), force);
+  }
+
+  // ---- containers: create --------------------------------------------------------------------------
+
+  /** The network a container's NetworkMode names: bridge for "" and "default". */
+  public static String modeNetwork(HostConfig hc) {
+    String m = hc.networkMode();
+    return m == null || m.isEmpty() || m.equals("default") ? Network.DEFAULT_BRIDGE : m;
+  }
+
+  /**
+   * Checks a new container's networking and returns its endpoints keyed by network name, as
+   * {@code NetworkSettings.Networks} shows them before the first start. {@code container:} modes have none.
+   */
+  public synchronized Map<String, EndpointSettings> plan(HostConfig hc, Map<String, EndpointSettings> asked,
+      String legacyMac) {
+    String mode = modeNetwork(hc);
+    Map<String, EndpointSettings> in = new LinkedHashMap<>();
+    if (asked != null) {
+      asked.forEach((k, v) -> in.put(k.equals("default") ? Network.DEFAULT_BRIDGE : k, v));
+    }
+    Map<String, EndpointSettings> out = new LinkedHashMap<>();
+    if (mode.startsWith("container:")) {
+      if (!in.isEmpty()) {
+        throw EngineException.invalid("conflicting options: container type network can't be used with multiple "
+            + "networks");
+      }
+      return out;
+    }
+    Network primary = findOrNull(mode);
+    if (primary == null) {
+      // as dockerd: the create succeeds, the start says "network X not found" (a 404 here would make the
+      // CLI think the image is missing and try to pull it)
+      out.put(mode, unresolved(in.get(mode), legacyMac));
+      return out;
+    }
+    List<Map.Entry<String, Network>> all = new ArrayList<>();
+    all.add(Map.entry(mode, primary));
+    for (String k : in.keySet()) {
+      Network n = findOrNull(k);
+      if (n == null) {
+        out.put(k, unresolved(in.get(k), null));
+      } else if (!n.id().equals(primary.id())) {
+        all.add(Map.entry(k, n));
+      }
+    }
+    boolean special = !primary.isBridge();
+    if (special && all.size() > 1) {
+      throw EngineException.invalid(primary.name().equals("none")
+          ? "container cannot be connected to multiple networks with one of the networks in private (none) mode"
+          : "container sharing network namespace with another container or host cannot be connected to any other "
+              + "network");
+    }
+    for (Map.Entry<String, Network> e : all) {
+      Network n = e.getValue();
+      EndpointSettings s = in.get(e.getKey());
+      if (s == null && n == primary) {
+        s = in.get(n.name()) != null ? in.get(n.name()) : in.get(n.id());
+      }
+      String mac = s != null && s.macAddress() != null && !s.macAddress().isEmpty() ? s.macAddress()
+          : n == primary && legacyMac != null && !legacyMac.isEmpty() ? legacyMac : "";
+      out.put(n.name(), validatedEndpoint(n, s, mac));
+    }
+    return out;
+  }
+
+  private Network findOrNull(String ref) {
+    try {
+      return find(ref);
+    } catch (EngineException e) {
+      if (e.kind() == berth.engine.errdefs.ErrorKind.NOT_FOUND) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /** An endpoint on a network that does not exist (yet): resolved by name at start. */
+  private static EndpointSettings unresolved(EndpointSettings s, String mac) {
+    return new EndpointSettings(s == null ? null : s.ipamConfig(), s == null ? null : s.links(),
+        s != null && s.macAddress() != null ? s.macAddress() : mac == null ? "" : mac,
+        s == null ? null : s.aliases(), s == null ? null : s.driverOpts(), s == null ? null : s.gwPriority(), "", "",
+        "", "", 0, "", "", 0, null);
+  }
+
+  /** Checks the settings of one more network for an existing container ({@code docker network connect}). */
+  public EndpointSettings planEndpoint(Network n, EndpointSettings s) {
+    return validatedEndpoint(n, s, s == null || s.macAddress() == null ? "" : s.macAddress());
+  }
+
+  private EndpointSettings validatedEndpoint(Network n, EndpointSettings s, String mac) {
+    EndpointIpamConfig ipc = s == null ? null : s.ipamConfig();
+    String ip = ipc == null || ipc.ipv4Address() == null ? "" : ipc.ipv4Address();
+    List<String> aliases = s == null || s.aliases() == null ? List.of() : s.aliases();
+    if (!ip.isEmpty()) {
+      if (!n.userDefined()) {
+        throw EngineException.invalid("invalid endpoint settings:\nuser specified IP address is supported on user "
+            + "defined networks only");
+      }
+      long a = Cidr.parseIp(ip);
+      if (a < 0) {
+        throw EngineException.invalid("invalid endpoint settings:\ninvalid IPv4 address: %s", ip);
+      }
+      if (!n.subnet().cidr().contains(a)) {
+        throw EngineException.invalid("invalid endpoint settings:\nno configured subnet or ip-range contain the IP "
+            + "address %s", ip);
+      }
+    }
+    if (ipc != null && ipc.ipv6Address() != null && !ipc.ipv6Address().isEmpty()) {
+      throw EngineException.invalid("invalid endpoint settings:\nIPv6 addresses are not supported by this engine yet");
+    }
+    if (!aliases.isEmpty() && !n.userDefined()) {
+      throw EngineException.invalid("network-scoped aliases are only supported for user-defined networks");
+    }
+    if (!mac.isEmpty() && !NetworkAddresses.validMac(mac)) {
+      throw EngineException.invalid("invalid MAC address: %s", mac);
+    }
+    if (!mac.isEmpty() && !n.isBridge()) {
+      throw EngineException.invalid("conflicting options: mac-address and the network mode");
+    }
+    return new EndpointSettings(ipc, s == null ? null : s.links(), mac, aliases.isEmpty() ? null : aliases,
+        s == null ? null : s.driverOpts(), s == null ? null : s.gwPriority(), n.id(), "", "", "", 0, "", "", 0,
+        null);
+  }
+
+  // ---- containers: start, stop, restore ------------------------------------------------------------
+
+  /** The default bridge's gateway: what {@code host-gateway} in {@code --add-host} stands for. */
+  public synchronized String hostGateway() {
+    Network b = byName(Network.DEFAULT_BRIDGE);
+    return b == null ? null : b.subnet().gateway();
+  }
+
+  /**
+   * Sets up a container's networks before its process starts: for bridge networks a namespace of its own
+   * with an endpoint per network, its published ports and (on user-defined networks) the embedded DNS. Host
+   * and none need nothing here (null namespace: runc makes none's). Undoes everything on failure.
+   */
+  public Attachment attach(String id, String name, HostConfig hc, Map<String, EndpointSettings> eps,
+      Set<String> exposed) throws IOException {
+    Network primary;
+    List<Network> nets = new ArrayList<>();
+    synchronized (this) {
+      detachLocked(id); // a stale sandbox of an earlier run
+      Map<String, EndpointSettings> resolved = new LinkedHashMap<>();
+      for (Map.Entry<String, EndpointSettings> x : eps.entrySet()) {
+        EndpointSettings e = x.getValue();
+        Network n = e.networkId() == null || e.networkId().isEmpty() ? null : networks.get(e.networkId());
+        if (n == null) {
+          n = find(x.getKey()); // removed and made again under its name, or made after the container: 404 if not
+          e = validatedEndpoint(n, e, e.macAddress() == null ? "" : e.macAddress());
+        }
+        nets.add(n);
+        resolved.put(n.name(), e);
+      }
+      eps = resolved;
+      if (nets.isEmpty() || !nets.get(0).isBridge()) {
+        return new Attachment(null, eps, Map.of(), false, List.of());
+      }
+      primary = nets.get(0);
+    }
+    Sandbox sb = new Sandbox(id, name, netnsDir.resolve(id), hc);
+    boolean ok = false;
+    try {
+      Links.createNetns(sb.netns);
+      synchronized (this) {
+        sandboxes.put(id, sb);
+      }
+      int i = 0;
+      Map<String, EndpointSettings> out = new LinkedHashMap<>();
+      boolean routed = false;
+      for (Map.Entry<String, EndpointSettings> e : eps.entrySet()) {
+        Network n = nets.get(i);
+        Endpoint ep = plug(sb, n, e.getValue(), "eth" + i, !routed && !n.internal(), name, id);
+        routed |= !n.internal();
+        out.put(n.name(), settings(n, e.getValue(), ep));
+        i++;
+      }
+      Map<String, List<HostConfig.PortBinding>> ports = publish(sb, primary, hc, exposed);
+      if (nets.stream().anyMatch(Network::userDefined)) {
+        dns.attach(id, sb.netns);
+        sb.dns = true;
+      }
+      ok = true;
+      for (Network n : nets) {
+        events.publish("network", "connect", n.id(), Map.of("container", id, "name", n.name(), "type", n.driver()));
+      }
+      List<String> ips = sb.endpoints.values().stream().map(ep -> NetworkAddresses.ip(ep.ip())).toList();
+      return new Attachment(sb.netns, out, ports, sb.dns, ips);
+    } finally {
+      if (!ok) {
+        synchronized (this) {
+          detachLocked(id);
+        }
+        if (Files.exists(sb.netns)) {
+          Links.deleteNetns(sb.netns);
+        }
+      }
+    }
+  }
+
+  /** An endpoint: an address, a veth pair into the sandbox, registered for DNS. */
+  private Endpoint plug(Sandbox sb, Network n, EndpointSettings s, String ifName, boolean route, String name,
+      String id) throws IOException {
+    long ip;
+    synchronized (this) {
+      String want = s.ipamConfig() == null ? null : s.ipamConfig().ipv4Address();
+      ip = ipam.allocate(n.id(), n.subnet(), want == null || want.isEmpty() ? -1 : Cidr.parseIp(want));
+    }
+    String mac = s.macAddress() != null && !s.macAddress().isEmpty() ? s.macAddress().toLowerCase()
+        : NetworkAddresses.mac(ip);
+    String hostIf = "veth" + HexFormat.of().formatHex(randomBytes(4)).substring(0, 7);
+    try {
+      Links.addEndpoint(sb.netns, n.bridge(), hostIf, ifName, NetworkAddresses.ip(ip) + "/" + n.subnet().cidr()
+          .prefix(), mac, route ? n.subnet().gateway() : null);
+    } catch (IOException | RuntimeException e) {
+      synchronized (this) {
+        ipam.release(n.id(), ip);
+      }
+      throw e;
+    }
+    List<String> dnsNames = new ArrayList<>();
+    if (n.userDefined()) {
+      dnsNames.add(name);
+      dnsNames.add(id.substring(0, 12));
+      if (s.aliases() != null) {
+        for (String a : s.aliases()) {
+          if (!dnsNames.contains(a)) {
+            dnsNames.add(a);
+          }
+        }
+      }
+    }
+    Endpoint ep = new Endpoint(n.id(), ifName, ip, mac, HexFormat.of().formatHex(randomBytes(32)), dnsNames);
+    synchronized (this) {
+      sb.endpoints.put(n.id(), ep);
+    }
+    return ep;
+  }
+
+  private static EndpointSettings settings(Network n, EndpointSettings s, Endpoint ep) {
+    return new EndpointSettings(s.ipamConfig(), s.links(), ep.mac(), s.aliases(), s.driverOpts(), s.gwPriority(),
+        n.id(), ep.endpointId(), n.subnet().gateway(), NetworkAddresses.ip(ep.ip()), n.subnet().cidr().prefix(), "",
+        "", 0, ep.dnsNames().isEmpty() ? null : ep.dnsNames());
+  }
+
+  /** Endpoint settings as a stopped container shows them: the configuration, no address. */
+  public static Map<String, EndpointSettings> cleared(Map<String, EndpointSettings> eps) {
+    Map<String, EndpointSettings> out = new LinkedHashMap<>();
+    eps.forEach((k, s) -> out.put(k, new EndpointSettings(s.ipamConfig(), s.links(), macConfigured(s), s.aliases(),
+        s.driverOpts(), s.gwPriority(), s.networkId(), "", "", "", 0, "", "", 0, null)));
+    return out;
+  }
+
+  private static String macConfigured(EndpointSettings s) {
+    return s.macAddress() == null ? "" : s.macAddress();
+  }
+
+  /**
+   * Published ports: {@code -p} bindings, and with {@code -P} every exposed port to an ephemeral one. Each host
+   * port is held by a bound socket and DNATed to the container's address on its first network.
+   */
+  private Map<String, List<HostConfig.PortBinding>> publish(Sandbox sb, Network n, HostConfig hc,
+      Set<String> exposed) throws IOException {
+    Map<String, List<HostConfig.PortBinding>> asked = new TreeMap<>();
+    if (exposed != null) {
+      exposed.forEach(p -> asked.put(p, null));
+    }
+    if (hc.portBindings() != null) {
+      hc.portBindings().forEach((p, b) -> asked.put(p.contains("/") ? p : p + "/tcp", b));
+    }
+    boolean all = Boolean.TRUE.equals(hc.publishAllPorts());
+    Endpoint ep = sb.endpoints.get(n.id());
+    String cip = NetworkAddresses.ip(ep.ip());
+    Map<String, List<HostConfig.PortBinding>> out = new TreeMap<>(PORT_ORDER);
+    for (Map.Entry<String, List<HostConfig.PortBinding>> e : asked.entrySet()) {
+      String[] pp = e.getKey().split("/", 2);
+      String proto = pp.length > 1 ? pp[1] : "tcp";
+      int cport = parsePort(pp[0]);
+      List<HostConfig.PortBinding> bs = e.getValue();
+      if ((bs == null || bs.isEmpty()) && all) {
+        bs = List.of(new HostConfig.PortBinding("", ""));
+      }
+      if (bs == null || bs.isEmpty()) {
+        out.put(e.getKey(), null);
+        continue;
+      }
+      if (!proto.equals("tcp") && !proto.equals("udp")) {
+        throw EngineException.invalid("unsupported protocol %s for port %s (tcp and udp are)", proto, e.getKey());
+      }
+      List<HostConfig.PortBinding> got = new ArrayList<>();
+      for (HostConfig.PortBinding b : bs) {
+        String hip = b.hostIp() == null || b.hostIp().isEmpty() ? "0.0.0.0" : b.hostIp();
+        if (hip.contains(":")) {
+          continue; // IPv6 host addresses: not published (IPv6 is not supported yet)
+        }
+        if (Cidr.parseIp(hip) < 0) {
+          throw EngineException.invalid("invalid host IP address %s for port %s", hip, e.getKey());
+        }
+        int[] range = hostRange(b.hostPort());
+        String what = hip + ":" + (b.hostPort() == null || b.hostPort().isEmpty() ? "0" : b.hostPort()) + ":" + cip
+            + ":" + cport + "/" + proto;
+        PortReservations.Reservation r = PortReservations.reserve(proto, hip, range[0], range[1], what);
+        sb.reservations.add(r);
+        sb.mappings.add(new Firewall.Mapping(proto, hip, r.port(), cip, cport));
+        got.add(new HostConfig.PortBinding(hip, Integer.toString(r.port())));
+      }
+      out.put(e.getKey(), got);
+    }
+    if (!sb.mappings.isEmpty()) {
+      firewall.addPorts(bridgeOf(n), sb.mappings);
+      sb.portNetwork = n;
+    }
+    return out;
+  }
+
+  /** "80/tcp" before "443/tcp" before "53/udp": by number, then protocol. */
+  static final java.util.Comparator<String> PORT_ORDER = java.util.Comparator
+      .comparingInt((String p) -> parsePortQuietly(p.split("/", 2)[0])).thenComparing(p -> p);
+
+  private static int parsePortQuietly(String s) {
+    try {
+      return Integer.parseInt(s);
+    } catch (NumberFormatException e) {
+      return Integer.MAX_VALUE;
+    }
+  }
+
+  private static int parsePort(String s) {
+    try {
+      int p = Integer.parseInt(s);
+      if (p >= 1 && p <= 65535) {
+        return p;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw EngineException.invalid("invalid port specification: \"%s\"", s);
+  }
+
+  private static int[] hostRange(String hp) {
+    if (hp == null || hp.isEmpty() || hp.equals("0")) {
+      return new int[] {0, 0};
+    }
+    int dash = hp.indexOf('-');
+    if (dash < 0) {
+      int p = parsePort(hp);
+      return new int[] {p, p};
+    }
+    int a = parsePort(hp.substring(0, dash));
+    int b = parsePort(hp.substring(dash + 1));
+    if (b < a) {
+      throw EngineException.invalid("invalid port range: %s", hp);
+    }
+    return new int[] {a, b};
+  }
+
+  /** Undoes {@link #attach}: DNS, ports, addresses, the namespace (its veths go with it). Idempotent. */
+  public void detach(String id) {
+    Sandbox sb;
+    synchronized (this) {
+      sb = detachLocked(id);
+    }
+    if (sb != null) {
+      try {
+        Links.deleteNetns(sb.netns);
+      } catch (IOException e) {
+        LOG.log(Level.WARNING, "could not remove the network namespace of " + id, e);
+      }
+      for (String nid : sb.endpoints.keySet()) {
+        Network n = networks.get(nid);
+        if (n != null) {
+          events.publish("network", "disconnect", nid, Map.of("container", id, "name", n.name(), "type",
+              n.driver()));
+        }
+      }
+    }
+  }
+
+  private Sandbox detachLocked(String id) {
+    Sandbox sb = sandboxes.remove(id);
+    if (sb == null) {
+      return null;
+    }
+    if (sb.dns) {
+      dns.detach(id);
+    }
+    if (sb.portNetwork != null) {
+      try {
+        firewall.removePorts(bridgeOf(sb.portNetwork), sb.mappings);
+      } catch (IOException e) {
+        LOG.log(Level.WARNING, "could not remove the port rules of " + id, e);
+      }
+    }
+    sb.reservations.forEach(PortReservations.Reservation::close);
+    for (Endpoint ep : sb.endpoints.values()) {
+      ipam.release(ep.networkId(), ep.ip());
+    }
+    return sb;
+  }
+
+  /**
+   * Takes back a container that ran on while the engine was down (live restore): its addresses, ports (held
+   * and DNATed again: the chains were flushed at start) and DNS. Its namespace and veths are still there.
+   */
+  public void restore(String id, String name, HostConfig hc, Map<String, EndpointSettings> eps,
+      Map<String, List<HostConfig.PortBinding>> ports) {
+    Path netns = netnsDir.resolve(id);
+    if (!Files.exists(netns)) {
+      return; // host, none or container mode: nothing of ours
+    }
+    Sandbox sb = new Sandbox(id, name, netns, hc);
+    Network primary = null;
+    synchronized (this) {
+      int i = 0;
+      for (EndpointSettings s : eps.values()) {
+        Network n = networks.get(s.networkId());
+        long ip = s.ipAddress() == null ? -1 : Cidr.parseIp(s.ipAddress());
+        if (n == null || ip < 0) {
+          continue;
+        }
+        ipam.reserve(n.id(), ip);
+        sb.endpoints.put(n.id(), new Endpoint(n.id(), "eth" + i++, ip, s.macAddress(), s.endpointId(),
+            s.dnsNames() == null ? List.of() : s.dnsNames()));
+        primary = primary == null ? n : primary;
+        sb.dns |= n.userDefined();
+      }
+      sandboxes.put(id, sb);
+    }
+    try {
+      if (primary != null && ports != null) {
+        String cip = NetworkAddresses.ip(sb.endpoints.get(primary.id()).ip());
+        for (Map.Entry<String, List<HostConfig.PortBinding>> e : ports.entrySet()) {
+          if (e.getValue() == null) {
+            continue;
+          }
+          String[] pp = e.getKey().split("/", 2);
+          for (HostConfig.PortBinding b : e.getValue()) {
+            int hp = Integer.parseInt(b.hostPort());
+            String proto = pp.length > 1 ? pp[1] : "tcp";
+            sb.mappings.add(new Firewall.Mapping(proto, b.hostIp(), hp, cip, Integer.parseInt(pp[0])));
+            try {
+              sb.reservations.add(PortReservations.reserve(proto, b.hostIp(), hp, hp, b.hostIp() + ":" + hp));
+            } catch (EngineException x) {
+              LOG.warning("port " + b.hostIp() + ":" + hp + " of " + name + " is no longer held: " + x.getMessage());
+            }
+          }
+        }
+        if (!sb.mappings.isEmpty()) {
+          firewall.addPorts(bridgeOf(primary), sb.mappings);
+          sb.portNetwork = primary;
+        }
+      }
+      if (sb.dns) {
+        dns.attach(id, netns);
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.log(Level.WARNING, "could not restore the network of " + name, e);
+    }
+  }
+
+  /** Removes namespaces no running container owns (a crash between a container's exit and its cleanup). */
+  public void sweep() {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(netnsDir)) {
+      for (Path p : ds) {
+        boolean live;
+        synchronized (this) {
+          live = sandboxes.containsKey(p.getFileName().toString());
+        }
+        if (!live) {
+          Links.deleteNetns(p);
+        }
+      }
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "could not sweep " + netnsDir, e);
+    }
+  }
+
+  /** A rename: DNS answers the new name at once. */
+  public synchronized void renamed(String id, String newName) {
+    Sandbox sb = sandboxes.get(id);
+    if (sb == null) {
+      return;
+    }
+    sb.name = newName;
+    for (Map.Entry<String, Endpoint> e : sb.endpoints.entrySet()) {
+      Endpoint ep = e.getValue();
+      if (!ep.dnsNames().isEmpty()) {
+        List<String> names = new ArrayList<>(ep.dnsNames());
+        names.set(0, newName);
+        e.setValue(new Endpoint(ep.networkId(), ep.ifName(), ep.ip(), ep.mac(), ep.endpointId(), names));
+      }
+    }
+  }
+
+  // ---- connect and disconnect of a running container ---------------------------------------------
+
+  /** Plugs a running container into one more network; returns its settings there. */
+  public EndpointSettings connectRunning(String id, Network n, EndpointSettings s) throws IOException {
+    Sandbox sb;
+    String ifName;
+    synchronized (this) {
+      sb = sandboxes.get(id);
+      if (sb == null) {
+        throw EngineException.invalid("container sharing network namespace with another container or host cannot "
+            + "be connected to any other network");
+      }
+      Set<String> used = new HashSet<>();
+      sb.endpoints.values().forEach(ep -> used.add(ep.ifName()));
+      int i = 0;
+      while (used.contains("eth" + i)) {
+        i++;
+      }
+      ifName = "eth" + i;
+    }
+    boolean route = sb.endpoints.values().stream().noneMatch(ep -> !networks.get(ep.networkId()).internal())
+        && !n.internal();
+    Endpoint ep = plug(sb, n, s, ifName, route, sb.name, id);
+    if (n.userDefined() && !sb.dns) {
+      try {
+        dns.attach(id, sb.netns);
+        sb.dns = true;
+      } catch (IOException | RuntimeException e) {
+        unplug(id, n);
+        throw e;
+      }
+    }
+    events.publish("network", "connect", n.id(), Map.of("container", id, "name", n.name(), "type", n.driver()));
+    return settings(n, s, ep);
+  }
+
+  /** Unplugs a running container from a network. */
+  public void disconnectRunning(String id, Network n) throws IOException {
+    unplug(id, n);
+    events.publish("network", "disconnect", n.id(), Map.of("container", id, "name", n.name(), "type", n.driver()));
+  }
+
+  private void unplug(String id, Network n) throws IOException {
+    Endpoint ep;
+    Sandbox sb;
+    synchronized (this) {
+      sb = sandboxes.get(id);
+      ep = sb == null ? null : sb.endpoints.remove(n.id());
+      if (ep == null) {
+        return;
+      }
+      ipam.release(n.id(), ep.ip());
+      if (sb.portNetwork != null && sb.portNetwork.id().equals(n.id())) {
+        firewall.removePorts(bridgeOf(n), sb.mappings);
+        sb.reservations.forEach(PortReservations.Reservation::close);
+        sb.reservations.clear();
+        sb.mappings.clear();
+        sb.portNetwork = null;
+      }
+    }
+    Links.removeEndpoint(sb.netns, interfaceOf(sb.netns, ep));
+  }
+
+  /** The interface holding the endpoint's address (after a restore the names are not known for sure). */
+  private static String interfaceOf(Path netns, Endpoint ep) throws IOException {
+    String out = berth.engine.sys.Command.check(List.of(berth.engine.sys.Command.find("nsenter"), "--net=" + netns,
+        berth.engine.sys.Command.find("ip"), "-o", "-4", "addr", "show"), null, 20_000);
+    String want = " " + NetworkAddresses.ip(ep.ip()) + "/";
+    for (String line : out.split("\n")) {
+      if (line.contains(want)) {
+        String[] f = line.trim().split("\\s+");
+        return f[1];
+      }
+    }
+    return ep.ifName();
+  }
+
+  // ---- the embedded DNS's view -----------------------------------------------------------------------
+
+  @Override
+  public synchronized List<Inet4Address> lookup(String containerId, String name) {
+    Sandbox me = sandboxes.get(containerId);
+    if (me == null) {
+      return null;
+    }
+    List<Inet4Address> out = new ArrayList<>();
+    boolean known = false;
+    for (String nid : me.endpoints.keySet()) {
+      Network n = networks.get(nid);
+      if (n == null || !n.userDefined()) {
+        continue;
+      }
+      String bare = name;
+      String suffix = "." + n.name().toLowerCase();
+      if (name.endsWith(suffix)) {
+        bare = name.substring(0, name.length() - suffix.length());
+      }
+      for (Sandbox sb : sandboxes.values()) {
+        Endpoint ep = sb.endpoints.get(nid);
+        if (ep == null) {
+          continue;
+        }
+        for (String dn : ep.dnsNames()) {
+          if (dn.equalsIgnoreCase(name) || dn.equalsIgnoreCase(bare)) {
+            known = true;
+            Inet4Address a = inet(ep.ip());
+            if (!out.contains(a)) {
+              out.add(a);
+            }
+            break;
+          }
+        }
+      }
+    }
+    return known ? out : null;
+  }
+
+  @Override
+  public synchronized String reverse(String containerId, Inet4Address address) {
+    Sandbox me = sandboxes.get(containerId);
+    if (me == null) {
+      return null;
+    }
+    long ip = Cidr.parseIp(address.getHostAddress());
+    for (String nid : me.endpoints.keySet()) {
+      Network n = networks.get(nid);
+      if (n == null || !n.userDefined()) {
+        continue;
+      }
+      for (Sandbox sb : sandboxes.values()) {
+        Endpoint ep = sb.endpoints.get(nid);
+        if (ep != null && ep.ip() == ip) {
+          return sb.name + "." + n.name();
+        }
+      }
+    }
+    return null;
+  }
+
+  @Override
+  public synchronized List<InetSocketAddress> upstreams(String containerId) {
+    Sandbox me = sandboxes.get(containerId);
+    if (me == null) {
+      return List.of();
+    }
+    boolean external = me.endpoints.keySet().stream().map(networks::get)
+        .anyMatch(n -> n != null && !n.internal());
+    return external ? EtcFiles.upstreams(me.hostConfig.dns()) : List.of();
+  }
+
+  private static Inet4Address inet(long ip) {
+    try {
+      return (Inet4Address) InetAddress.getByAddress(new byte[] {(byte) (ip >> 24), (byte) (ip >> 16),
+          (byte) (ip >> 8), (byte) ip});
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  // ---- engine stop ---------------------------------------------------------------------------------
+
+  /**
+   * Engine shutdown. With no container left running, Berth leaves no trace on the host: bridges, rules and the
+   * namespace directory go (they are made again at the next start). With live containers everything stays.
+   */
+  public void close() {
+    dns.close();
+    boolean idle;
+    synchronized (this) {
+      idle = sandboxes.isEmpty();
+      sandboxes.values().forEach(sb -> sb.reservations.forEach(PortReservations.Reservation::close));
+    }
+    if (!idle) {
+      return;
+    }
+    try {
+      firewall.tearDown();
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "could not remove the firewall rules", e);
+    }
+    for (Network n : networks.values()) {
+      if (n.bridge() != null) {
+        try {
+          Links.deleteLink(n.bridge());
+        } catch (IOException e) {
+          LOG.log(Level.WARNING, "could not remove bridge " + n.bridge(), e);
+        }
+      }
+    }
+    try {
+      berth.engine.sys.Posix.umount2(netnsDir, berth.engine.sys.Posix.MNT_DETACH);
+      Files.deleteIfExists(netnsDir);
+    } catch (IOException e) {
+      LOG.log(Level.FINE, "could not remove " + netnsDir, e);
+    }
+  }
+
+  // ---- records -------------------------------------------------------------------------------------
+
+  private void save(Network n) throws IOException {
+    AtomicFiles.write(dir.resolve(n.id() + ".json"), ApiJson.MAPPER.writeValueAsBytes(n));
+    networks.put(n.id(), n);
+  }
+
+  private static String newId() {
+    return HexFormat.of().formatHex(randomBytes(32));
+  }
+
+  private static byte[] randomBytes(int n) {
+    byte[] b = new byte[n];
+    RANDOM.nextBytes(b);
+    return b;
+  }
+
+  /** For {@link Containers} implementations: the networks a container's endpoints name, by ID. */
+  public synchronized Network byId(String id) {
+    return networks.get(id);
+  }
+}
