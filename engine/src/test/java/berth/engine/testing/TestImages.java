@@ -65,7 +65,8 @@ public final class TestImages {
     public static final List<String> APPLETS = List.of(
             "sh", "echo", "true", "cat", "ls", "sleep", "id", "env", "hostname", "wget", "nc", "httpd", "top",
             "ps", "mkdir", "rm", "touch", "stat", "head", "seq", "printf", "test", "grep", "sed", "dd", "find",
-            "readlink", "ln", "chmod", "date", "whoami", "uname", "awk", "tee", "yes", "wc", "sync", "mount");
+            "readlink", "ln", "chmod", "date", "whoami", "uname", "awk", "tee", "yes", "wc", "sync", "mount", "ping",
+            "nslookup", "ip", "timeout", "kill");
 
     // media types
     public static final String OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -108,6 +109,16 @@ public final class TestImages {
     /** busybox image FROM scratch: one uncompressed layer, Cmd ["sh"], Docker 25+ docker-save layout. */
     public static ImageArchive busybox(Path out, String tag) throws IOException {
         Blob layer = Blob.ofBytes(busyboxLayer().toBytes(), OCI_LAYER, null);
+        byte[] config = config(List.of(layer.diffId()), busyboxContainerConfig(),
+                List.of(history(BUSYBOX_CREATED_BY, false), history("CMD [\"sh\"]", true)));
+        return DockerArchive.standard(List.of(normalizeTag(tag)), List.of(layer), config, false).write(out);
+    }
+
+    /** The busybox image with more files in its layer (path without leading "/" to content, mode 0755). */
+    public static ImageArchive busybox(Path out, String tag, Map<String, byte[]> extraFiles) throws IOException {
+        Layer l = busyboxLayer();
+        for (Map.Entry<String, byte[]> e : extraFiles.entrySet()) l.file(e.getKey(), 0755, e.getValue());
+        Blob layer = Blob.ofBytes(l.toBytes(), OCI_LAYER, null);
         byte[] config = config(List.of(layer.diffId()), busyboxContainerConfig(),
                 List.of(history(BUSYBOX_CREATED_BY, false), history("CMD [\"sh\"]", true)));
         return DockerArchive.standard(List.of(normalizeTag(tag)), List.of(layer), config, false).write(out);
