@@ -1,6 +1,7 @@
 package berth.engine.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import berth.engine.testing.DockerCli;
@@ -74,6 +75,51 @@ class ContainersRestoreIT {
     docker.run("stop", "-t", "1", "live").assertOk();
     assertEquals("exited 137", docker.run("inspect", "live", "--format", "{{.State.Status}} {{.State.ExitCode}}")
         .assertOk().out().trim());
+  }
+
+  @Test
+  void liveRestoreKeepsPublishedPortsAddressesAndNamesAcrossAnEngineRestart() throws Exception {
+    startEngine("--live-restore");
+    docker.run("network", "create", "keep").assertOk();
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    docker.run("run", "-d", "--name", "web", "--network", "keep", "-p", "127.0.0.1:" + port + ":80", "busybox", "sh",
+        "-c", "mkdir /www && echo kept > /www/index.html && exec httpd -f -p 80 -h /www").assertOk();
+    String ip = docker.run("inspect", "web", "--format", "{{.NetworkSettings.Networks.keep.IPAddress}}").assertOk()
+        .out().trim();
+    awaitGet(port);
+    engine.restart();
+    assertTrue(awaitGet(port).contains("kept"), "the published port answers after the restart");
+    Result dns = docker.run("run", "--rm", "--network", "keep", "busybox", "nslookup", "web").assertOk();
+    assertTrue(dns.stdout().contains(ip), "the embedded DNS still knows the container: " + dns);
+    String other = docker.run("run", "--rm", "--network", "keep", "busybox", "ip", "-4", "-o", "addr", "show", "eth0")
+        .assertOk().out();
+    assertTrue(!other.contains(" " + ip + "/"), "the live container's address is not handed out again: " + other);
+    try (java.net.Socket s = new java.net.Socket()) {
+      assertThrows(IOException.class, () -> s.bind(new java.net.InetSocketAddress("127.0.0.1", port)),
+          "the engine holds the host port again");
+    }
+    docker.run("rm", "-f", "web").assertOk();
+    docker.run("network", "rm", "keep").assertOk();
+  }
+
+  private static String awaitGet(int port) throws InterruptedException {
+    for (int i = 0; i < 100; i++) {
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+        s.setSoTimeout(3000);
+        s.getOutputStream().write("GET /index.html HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        String r = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (r.contains(" 200 ")) {
+          return r;
+        }
+      } catch (IOException e) {
+        // not up yet
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("nothing answered on 127.0.0.1:" + port);
   }
 
   @Test
