@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# network-bench.sh [OUT] — issue #4's figures in one sitting: Berth and Debian's dockerd 20.10, each with its
+# default bridge network, through ../shared/bench/engine-bench.sh, appended to one TSV and summarised.
+#   sudo ./bench/network-bench.sh /tmp/bench-results/network.tsv
+# Groups: port (docker run -d -p → first HTTP 200; latency and throughput via the published port and straight
+# to the container's IP), run (docker run --rm true, now with a veth and an address), concurrent (20 starts).
+# dockerd runs as shipped (userland proxy on, iptables on). Its iptables rules and docker0 do not outlive the
+# run: the tables are saved before and restored after, and docker0 is removed if it was not there before.
+# Env: N (10), GROUPS_ONLY (the list above), BERTH_SHARED (../shared), SKIP_DOCKERD=1.
+set -u -o pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+SHARED="${BERTH_SHARED:-$REPO/../shared}"
+OUT="${1:-/tmp/bench-results/$(date -u +%F)-network.tsv}"
+ONLY_GROUPS="${GROUPS_ONLY:-port,run,concurrent}"
+export N="${N:-10}"
+mkdir -p "$(dirname "$OUT")"
+WORK="$(mktemp -d /tmp/network-bench.XXXXXX)"
+PIDS=()
+iptables-save >"$WORK/iptables.before"
+HAD_DOCKER0=0; [ -e /sys/class/net/docker0 ] && HAD_DOCKER0=1
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 3
+  if [ -s "$WORK/iptables.before" ]; then iptables-restore <"$WORK/iptables.before"; fi
+  [ "$HAD_DOCKER0" = 0 ] && ip link del docker0 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+wait_sock() { for _ in $(seq 1 150); do curl -sf --unix-socket "$1" http://x/_ping >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+
+# --- Berth: exactly the documented foreground form
+"$REPO/berth" engine --data-root "$WORK/berth" --host "unix://$WORK/berth.sock" >"$WORK/berth.log" 2>&1 &
+PIDS+=($!)
+wait_sock "$WORK/berth.sock" || { echo "berth did not start:"; tail "$WORK/berth.log"; exit 2; }
+BERTH_PID=$(pgrep -f "berth-engine.jar --data-root $WORK/berth" | head -1)
+DOCKER_HOST="unix://$WORK/berth.sock" ENGINE_PIDS="$BERTH_PID" ONLY="$ONLY_GROUPS" OUT="$OUT" \
+  bash "$SHARED/bench/engine-bench.sh" berth
+kill "$BERTH_PID"; wait "${PIDS[0]}" 2>/dev/null
+
+# --- dockerd 20.10 (Debian docker.io) with its own containerd, data root and socket, default networking
+if [ "${SKIP_DOCKERD:-0}" != 1 ] && command -v dockerd >/dev/null && command -v containerd >/dev/null; then
+  mkdir -p "$WORK/ctrd" "$WORK/dockerd"
+  containerd --root "$WORK/ctrd/root" --state "$WORK/ctrd/state" --address "$WORK/ctrd.sock" >"$WORK/ctrd.log" 2>&1 &
+  PIDS+=($!); CTRD=$!
+  sleep 2
+  dockerd --containerd "$WORK/ctrd.sock" --data-root "$WORK/dockerd" --exec-root "$WORK/dexec" \
+    --host "unix://$WORK/dockerd.sock" --pidfile "$WORK/dockerd.pid" >"$WORK/dockerd.log" 2>&1 &
+  PIDS+=($!); DD=$!
+  if wait_sock "$WORK/dockerd.sock"; then
+    DOCKER_HOST="unix://$WORK/dockerd.sock" ENGINE_PIDS="$DD $CTRD" ONLY="$ONLY_GROUPS" OUT="$OUT" \
+      bash "$SHARED/bench/engine-bench.sh" dockerd
+  else
+    echo "dockerd did not start:"; tail "$WORK/dockerd.log"
+  fi
+  kill "$DD"; sleep 3; kill "$CTRD"
+fi
+python3 "$SHARED/bench/summarize.py" "$OUT"
