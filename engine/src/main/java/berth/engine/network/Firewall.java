@@ -1,10 +1,8 @@
 package berth.engine.network;
 
-import java.io.ByteArrayOutputStream;
-import java.io.File;
+import berth.engine.sys.Command;
+
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,8 +15,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -701,81 +697,16 @@ public final class Firewall {
       cmd.add("--net=" + netns);
     }
     cmd.addAll(command);
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    if (stdin == null) {
-      pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    Command.Result r = Command.run(cmd, stdin == null ? null : stdin.getBytes(StandardCharsets.UTF_8),
+        TIMEOUT_SECONDS * 1000L);
+    if (!r.ok()) {
+      throw new IOException(what + " failed (exit " + r.exit() + ")" + (r.err().isEmpty() ? "" : ": " + r.err()));
     }
-    Process p = pb.start();
-    CompletableFuture<byte[]> out = drain(p.getInputStream(), "iptables-stdout");
-    CompletableFuture<byte[]> err = drain(p.getErrorStream(), "iptables-stderr");
-    if (stdin != null) {
-      Thread writer = new Thread(() -> {
-        try (OutputStream os = p.getOutputStream()) {
-          os.write(stdin.getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-          // the process died early; its exit status and stderr tell why
-        }
-      }, "iptables-stdin");
-      writer.setDaemon(true);
-      writer.start();
-    }
-    try {
-      if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IOException(what + " timed out after " + TIMEOUT_SECONDS + " s");
-      }
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new IOException(what + " interrupted");
-    }
-    if (p.exitValue() != 0) {
-      String e = new String(err.join(), StandardCharsets.UTF_8).strip();
-      throw new IOException(what + " failed (exit " + p.exitValue() + ")" + (e.isEmpty() ? "" : ": " + e));
-    }
-    return new String(out.join(), StandardCharsets.UTF_8);
+    return r.out();
   }
-
-  private static CompletableFuture<byte[]> drain(InputStream in, String name) {
-    CompletableFuture<byte[]> f = new CompletableFuture<>();
-    Thread t = new Thread(() -> {
-      try (in) {
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        in.transferTo(b);
-        f.complete(b.toByteArray());
-      } catch (IOException e) {
-        f.complete(new byte[0]);
-      }
-    }, name);
-    t.setDaemon(true);
-    t.start();
-    return f;
-  }
-
-  private static final Map<String, Path> BINARIES = new java.util.concurrent.ConcurrentHashMap<>();
 
   /** A program on PATH, else in /usr/sbin, /sbin, /usr/bin or /bin. */
-  static Path binary(String name) throws IOException {
-    Path cached = BINARIES.get(name);
-    if (cached != null) {
-      return cached;
-    }
-    List<String> dirs = new ArrayList<>();
-    String path = System.getenv("PATH");
-    if (path != null) {
-      dirs.addAll(List.of(path.split(File.pathSeparator)));
-    }
-    dirs.addAll(List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"));
-    for (String d : dirs) {
-      if (d.isEmpty()) {
-        continue;
-      }
-      Path p = Path.of(d, name);
-      if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-        BINARIES.put(name, p);
-        return p;
-      }
-    }
-    throw new IOException(name + " not found on PATH or in /usr/sbin, /sbin, /usr/bin, /bin");
+  static Path binary(String name) {
+    return Path.of(Command.find(name));
   }
 }

@@ -13,6 +13,14 @@ import java.util.concurrent.TimeUnit;
 
 /** Runs a short-lived system tool (ip, iptables-restore, nsenter …) with a deadline; its output is kept. */
 public final class Command {
+  /** Reads the tools' outputs; daemon threads that go when idle. */
+  private static final java.util.concurrent.ExecutorService DRAINERS =
+      java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "command-output");
+        t.setDaemon(true);
+        return t;
+      });
+
   private Command() {}
 
   /** What a finished command left: exit status and both outputs. */
@@ -45,7 +53,8 @@ public final class Command {
       pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
     }
     Process p = pb.start();
-    CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> drain(p.getErrorStream()));
+    CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> drain(p.getErrorStream()), DRAINERS);
+    CompletableFuture<byte[]> out = CompletableFuture.supplyAsync(() -> drain(p.getInputStream()), DRAINERS);
     if (stdin != null) {
       try (OutputStream o = p.getOutputStream()) {
         o.write(stdin);
@@ -53,13 +62,12 @@ public final class Command {
         // the tool quit early: its exit status and stderr tell why
       }
     }
-    byte[] out = drain(p.getInputStream());
     try {
       if (!p.waitFor(timeoutMillis, TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
         throw new IOException(argv.get(0) + " did not finish within " + timeoutMillis + " ms");
       }
-      return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8),
+      return new Result(p.exitValue(), new String(out.join(), StandardCharsets.UTF_8),
           new String(err.join(), StandardCharsets.UTF_8).trim());
     } catch (InterruptedException e) {
       p.destroyForcibly();
@@ -72,7 +80,7 @@ public final class Command {
   public static String check(List<String> argv, byte[] stdin, long timeoutMillis) throws IOException {
     Result r = run(argv, stdin, timeoutMillis);
     if (!r.ok()) {
-      throw new IOException(String.join(" ", argv.subList(0, Math.min(argv.size(), 3))) + " failed (exit " + r.exit()
+      throw new IOException(String.join(" ", argv.subList(0, Math.min(argv.size(), 4))) + " failed (exit " + r.exit()
           + "): " + (r.err().isEmpty() ? r.out().trim() : r.err()));
     }
     return r.out();

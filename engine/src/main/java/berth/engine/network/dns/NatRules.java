@@ -1,16 +1,14 @@
 package berth.engine.network.dns;
 
-import java.io.File;
+import berth.engine.sys.Command;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The nat rules inside a container's network namespace that put the resolver at 127.0.0.11:53 while
@@ -27,7 +25,6 @@ final class NatRules {
   static final String OUTPUT_JUMP = "-A OUTPUT -d " + RESOLVER + "/32 -j " + OUTPUT_CHAIN;
   static final String POSTROUTING_JUMP = "-A POSTROUTING -s " + RESOLVER + "/32 -j " + POSTROUTING_CHAIN;
   private static final Duration TIMEOUT = Duration.ofSeconds(20);
-  private static final List<String> FALLBACK_DIRS = List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin");
 
   private NatRules() {}
 
@@ -67,64 +64,12 @@ final class NatRules {
     return b.toString();
   }
 
-  /** The absolute path of a program: on PATH, else in the sbin and bin directories. */
-  static String find(String name) throws IOException {
-    Set<String> dirs = new LinkedHashSet<>();
-    String path = System.getenv("PATH");
-    if (path != null) {
-      for (String d : path.split(File.pathSeparator)) {
-        if (!d.isEmpty()) {
-          dirs.add(d);
-        }
-      }
-    }
-    dirs.addAll(FALLBACK_DIRS);
-    for (String d : dirs) {
-      Path p = Path.of(d, name);
-      if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-        return p.toString();
-      }
-    }
-    throw new IOException(name + " not found on PATH nor in " + String.join(", ", FALLBACK_DIRS));
+  static String find(String name) {
+    return Command.find(name);
   }
 
   /** Runs {@code cmd} with {@code stdin} (null: none); its stdout, or an error with its stderr. */
   static String run(List<String> cmd, String stdin) throws IOException {
-    Path out = Files.createTempFile("berth-dns-", ".out");
-    Path err = Files.createTempFile("berth-dns-", ".err");
-    try {
-      ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(cmd))
-          .redirectOutput(out.toFile()).redirectError(err.toFile());
-      if (stdin == null) {
-        pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-      }
-      Process p = pb.start();
-      try {
-        if (stdin != null) {
-          try (var in = p.getOutputStream()) {
-            in.write(stdin.getBytes(StandardCharsets.UTF_8));
-          } catch (IOException e) {
-            // it exited early; its status and stderr tell why
-          }
-        }
-        if (!p.waitFor(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-          p.destroyForcibly();
-          throw new IOException(String.join(" ", cmd) + ": no exit after " + TIMEOUT.toSeconds() + " s");
-        }
-      } catch (InterruptedException e) {
-        p.destroyForcibly();
-        Thread.currentThread().interrupt();
-        throw new IOException(String.join(" ", cmd) + ": interrupted");
-      }
-      if (p.exitValue() != 0) {
-        String text = new String(Files.readAllBytes(err), StandardCharsets.UTF_8).strip();
-        throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + ")"
-            + (text.isEmpty() ? "" : ": " + text));
-      }
-      return new String(Files.readAllBytes(out), StandardCharsets.UTF_8);
-    } finally {
-      Files.deleteIfExists(out);
-      Files.deleteIfExists(err);
-    }
+    return Command.check(cmd, stdin == null ? null : stdin.getBytes(StandardCharsets.UTF_8), TIMEOUT.toMillis());
   }
 }
