@@ -654,10 +654,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       NetworkingConfig.EndpointSettings s = networks.planEndpoint(n, asked);
       if (sup.run(now.id()) != null) {
         s = networks.connectRunning(now.id(), n, s);
-      } else {
-        events.publish("network", "connect", n.id(), Map.of("container", now.id(), "name", n.name(), "type",
-            n.driver()));
-      }
+      } // a stopped container is connected at its next start, with the event then (as dockerd)
       eps.put(n.name(), s);
       store.update(now.withNetworking(new Container.Networking(eps, now.networking().ports(),
           now.networking().sandboxKey())));
@@ -693,13 +690,8 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
             + "network");
       }
       eps.remove(key);
-      if (sup.run(now.id()) != null) {
-        networks.disconnectRunning(now.id(), n);
-      } else {
-        events.publish("network", "disconnect", n.id(), Map.of("container", now.id(), "name", n.name(), "type",
-            n.driver()));
-      }
-      store.update(now.withNetworking(new Container.Networking(eps, now.networking().ports(),
+      boolean portsGone = sup.run(now.id()) != null && networks.disconnectRunning(now.id(), n);
+      store.update(now.withNetworking(new Container.Networking(eps, portsGone ? Map.of() : now.networking().ports(),
           now.networking().sandboxKey())));
     } catch (IOException e) {
       throw EngineException.system("could not disconnect container: " + e.getMessage(), e);
@@ -725,7 +717,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         if (now == null) {
           throw EngineException.notFound("No such container: %s", name);
         }
-        String holder = store.update(now.withName(n));
+        String holder = store.update(renamedNetworking(now.withName(n), now.name()));
         if (holder != null) {
           throw nameInUse(n, holder);
         }
@@ -737,6 +729,19 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       l.unlock();
     }
     events.publish("container", "rename", c.id(), Map.of("oldName", "/" + c.name(), "name", n, "image", c.image()));
+  }
+
+  /** The endpoints' DNS names follow a rename (they are served again after a live restore). */
+  private static Container renamedNetworking(Container c, String old) {
+    Map<String, NetworkingConfig.EndpointSettings> eps = new LinkedHashMap<>();
+    c.networking().networks().forEach((k, e) -> {
+      List<String> names = e.dnsNames() == null ? null
+          : e.dnsNames().stream().map(x -> x.equals(old) ? c.name() : x).toList();
+      eps.put(k, new NetworkingConfig.EndpointSettings(e.ipamConfig(), e.links(), e.macAddress(), e.aliases(),
+          e.driverOpts(), e.gwPriority(), e.networkId(), e.endpointId(), e.gateway(), e.ipAddress(), e.ipPrefixLen(),
+          e.ipv6Gateway(), e.globalIpv6Address(), e.globalIpv6PrefixLen(), names));
+    });
+    return c.withNetworking(new Container.Networking(eps, c.networking().ports(), c.networking().sandboxKey()));
   }
 
   @Override

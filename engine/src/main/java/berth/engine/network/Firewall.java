@@ -164,6 +164,19 @@ public final class Firewall {
     new Firewall(netns).writeSysctl("net/ipv4/ip_forward", "1");
   }
 
+  /**
+   * Turns IPv4 forwarding on; if it was off, the FORWARD policy becomes DROP first (moby's rule), so the host
+   * does not start routing between its other interfaces: Berth's own traffic is accepted by BERTH-FORWARD.
+   */
+  void enableForwardingSafely() throws IOException {
+    Path f = Path.of("/proc/sys/net/ipv4/ip_forward");
+    if (netns == null && Files.readString(f).strip().equals("1")) {
+      return;
+    }
+    run(List.of(binary("iptables").toString(), "-w", "-P", "FORWARD", "DROP"), null, "iptables -P FORWARD DROP");
+    writeSysctl("net/ipv4/ip_forward", "1");
+  }
+
   // ---------------------------------------------------------------- rules
 
   static List<String> networkNat(Bridge b) {

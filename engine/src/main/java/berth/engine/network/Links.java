@@ -26,7 +26,7 @@ final class Links {
   }
 
   /** Creates the bridge if missing, gives it exactly the gateway address, and brings it up. */
-  static void ensureBridge(String name, String gatewayCidr) throws IOException {
+  static void ensureBridge(String name, String gatewayCidr, int mtu) throws IOException {
     StringBuilder b = new StringBuilder();
     if (!exists(name)) {
       b.append("link add name ").append(name).append(" type bridge\n");
@@ -34,7 +34,7 @@ final class Links {
       b.append("addr flush dev ").append(name).append('\n');
     }
     b.append("addr add ").append(gatewayCidr).append(" dev ").append(name).append('\n');
-    b.append("link set ").append(name).append(" up\n");
+    b.append("link set ").append(name).append(" mtu ").append(mtu).append(" up\n");
     ipBatch(null, b.toString());
   }
 
@@ -98,10 +98,16 @@ final class Links {
    * namespace, and a default route through {@code gateway} when given (not on internal networks).
    */
   static void addEndpoint(Path netns, String bridge, String hostIf, String ifName, String cidr, String mac,
-      String gateway) throws IOException {
-    ipBatch(null, "link add name " + hostIf + " type veth peer name " + ifName + " address " + mac + " netns "
-        + netns + "\nlink set " + hostIf + " master " + bridge + " up\nlink set " + hostIf
-        + " type bridge_slave hairpin on\n"); // a container reaches its own published port via the host
+      String gateway, int mtu) throws IOException {
+    try {
+      // hairpin: a container reaches its own published port through the host
+      ipBatch(null, "link add name " + hostIf + " mtu " + mtu + " type veth peer name " + ifName + " mtu " + mtu
+          + " address " + mac + " netns " + netns + "\nlink set " + hostIf + " master " + bridge + " up\n"
+          + "link set " + hostIf + " type bridge_slave hairpin on\n");
+    } catch (IOException e) {
+      deleteLink(hostIf); // the pair may exist though a later line failed
+      throw e;
+    }
     try {
       ipBatch(netns, "addr add " + cidr + " dev " + ifName + "\nlink set " + ifName + " up\n"
           + (gateway == null ? "" : "route add default via " + gateway + " dev " + ifName + "\n"));
@@ -111,14 +117,35 @@ final class Links {
     }
   }
 
+  /** Deletes interfaces inside the namespace, going on past those already gone. */
+  static void removeEndpoints(Path netns, List<String> ifNames) throws IOException {
+    if (ifNames.isEmpty() || !Files.exists(netns)) {
+      return;
+    }
+    StringBuilder b = new StringBuilder();
+    ifNames.forEach(n -> b.append("link del ").append(n).append('\n'));
+    Command.run(List.of(NSENTER, "--net=" + netns, IP, "-force", "-batch", "-"),
+        b.toString().getBytes(StandardCharsets.UTF_8), TIMEOUT_MS);
+  }
+
+  /** The first name prefix0, prefix1 … that no link in the namespace has. */
+  static String freeName(Path netns, String prefix) throws IOException {
+    String links = Command.check(List.of(NSENTER, "--net=" + netns, IP, "-o", "link", "show"), null, TIMEOUT_MS);
+    for (int i = 0; ; i++) {
+      if (!links.contains(": " + prefix + i + ":") && !links.contains(": " + prefix + i + "@")) {
+        return prefix + i;
+      }
+    }
+  }
+
+  /** {@code ip -o -4 addr show} inside the namespace. */
+  static String addresses(Path netns) throws IOException {
+    return Command.check(List.of(NSENTER, "--net=" + netns, IP, "-o", "-4", "addr", "show"), null, TIMEOUT_MS);
+  }
+
   /** Deletes an endpoint's interface inside the namespace (its host end goes with it). */
   static void removeEndpoint(Path netns, String ifName) throws IOException {
     ipBatch(netns, "link del " + ifName + "\n");
-  }
-
-  /** Sets a sysctl of the engine's own network namespace, e.g. net.ipv4.ip_forward. */
-  static void sysctl(String key, String value) throws IOException {
-    Files.writeString(Path.of("/proc/sys", key.replace('.', '/')), value);
   }
 
   private static void ipBatch(Path netns, String commands) throws IOException {

@@ -22,7 +22,11 @@ public record Network(
     String bridge) {
 
   /** One IPAM config entry: the subnet, the part addresses are handed out from, and the gateway. */
-  public record Subnet(String subnet, String ipRange, String gateway) {
+  public record Subnet(String subnet, String ipRange, String gateway, boolean userConfigured) {
+    Subnet(String subnet, String ipRange, String gateway) {
+      this(subnet, ipRange, gateway, true);
+    }
+
     Cidr cidr() {
       return Cidr.parse(subnet);
     }
@@ -50,6 +54,18 @@ public record Network(
   /** User-defined bridges have DNS by name; the default bridge does not. */
   boolean userDefined() {
     return isBridge() && !name.equals(DEFAULT_BRIDGE);
+  }
+
+  /** {@code com.docker.network.driver.mtu}, 1500 by default. */
+  int mtu() {
+    String m = options == null ? null : options.get("com.docker.network.driver.mtu");
+    return m == null || m.isEmpty() ? 1500 : Integer.parseInt(m);
+  }
+
+  /** {@code com.docker.network.bridge.host_binding_ipv4}: where ports without a host address are published. */
+  String hostBinding() {
+    String h = options == null ? null : options.get("com.docker.network.bridge.host_binding_ipv4");
+    return h == null || h.isEmpty() ? "0.0.0.0" : h;
   }
 
   Subnet subnet() {

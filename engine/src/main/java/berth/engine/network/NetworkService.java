@@ -67,8 +67,10 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   private final Ipam ipam;
   private final Firewall firewall;
   private final EmbeddedDns dns;
-  private final Map<String, Network> networks = new LinkedHashMap<>();
-  private final Map<String, Sandbox> sandboxes = new LinkedHashMap<>();
+  // Written under the monitor; read without it by the DNS thread (lookup, reverse, upstreams), which must never
+  // wait for the monitor: detach waits for the DNS thread while others may hold the monitor.
+  private final Map<String, Network> networks = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Sandbox> sandboxes = new java.util.concurrent.ConcurrentHashMap<>();
   private Containers containers;
 
   /** A running container's network state. */
@@ -77,7 +79,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     volatile String name;
     final Path netns;
     final HostConfig hostConfig;
-    final Map<String, Endpoint> endpoints = new LinkedHashMap<>(); // by network ID
+    final Map<String, Endpoint> endpoints = new java.util.concurrent.ConcurrentHashMap<>(); // by network ID
     final List<PortReservations.Reservation> reservations = new ArrayList<>();
     final List<Firewall.Mapping> mappings = new ArrayList<>();
     Network portNetwork;
@@ -93,7 +95,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
 
   /** One interface of a sandbox on one network. */
   private record Endpoint(String networkId, String ifName, long ip, String mac, String endpointId,
-      List<String> dnsNames) {}
+      List<String> dnsNames, String hostIf) {}
 
   public NetworkService(Path dir, Path execRoot, List<EngineConfig.AddressPool> pools, EventBus events)
       throws IOException {
@@ -114,7 +116,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
     }
     Links.preparePrivateDir(netnsDir);
-    Links.sysctl("net.ipv4.ip_forward", "1");
+    firewall.enableForwardingSafely();
     predefine();
     firewall.setUp();
     for (Network n : networks.values()) {
@@ -148,14 +150,14 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       o.put("com.docker.network.bridge.name", DEFAULT_BRIDGE_IF);
       o.put("com.docker.network.driver.mtu", "1500");
       save(new Network(newId(), Network.DEFAULT_BRIDGE, "bridge", Instant.now().toString(), false, false, false,
-          List.of(new Network.Subnet(c.toString(), "", NetworkAddresses.ip(c.address() + 1))), o, Map.of(),
+          List.of(new Network.Subnet(c.toString(), "", NetworkAddresses.ip(c.address() + 1), false)), o, Map.of(),
           DEFAULT_BRIDGE_IF));
     }
   }
 
   private void bringUp(Network n) throws IOException {
     Network.Subnet s = n.subnet();
-    Links.ensureBridge(n.bridge(), s.gateway() + "/" + s.cidr().prefix());
+    Links.ensureBridge(n.bridge(), s.gateway() + "/" + s.cidr().prefix(), n.mtu());
     firewall.addNetwork(bridgeOf(n));
     ipam.reserve(n.id(), s.gatewayIp());
   }
@@ -195,10 +197,10 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   }
 
   private boolean matches(Network n, Filters f) {
-    if (f.has("name") && f.get("name").stream().noneMatch(v -> n.name().contains(v))) {
+    if (f.has("name") && f.get("name").stream().noneMatch(v -> match(v, n.name()))) {
       return false;
     }
-    if (f.has("id") && f.get("id").stream().noneMatch(v -> n.id().startsWith(v))) {
+    if (f.has("id") && f.get("id").stream().noneMatch(v -> n.id().startsWith(v) || match(v, n.id()))) {
       return false;
     }
     if (f.has("driver") && !f.get("driver").contains(n.driver())) {
@@ -217,6 +219,18 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
     }
     return f.matchLabels("label", n.labels());
+  }
+
+  /** moby's filters.Args.Match: equal, or the value is a regular expression found in the source. */
+  private static boolean match(String value, String source) {
+    if (value.equals(source)) {
+      return true;
+    }
+    try {
+      return java.util.regex.Pattern.compile(value).matcher(source).find();
+    } catch (java.util.regex.PatternSyntaxException e) {
+      return false;
+    }
   }
 
   @Override
@@ -330,6 +344,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     if (bridge.isEmpty() || bridge.length() > 15 || !bridge.matches("[A-Za-z0-9_.-]+")) {
       throw EngineException.invalid("invalid bridge name %s: at most 15 letters, digits, '-', '_' or '.'", bridge);
     }
+    checkOptions(options);
     List<NetworkCreateRequest.IpamConfig> asked = r.ipam() == null || r.ipam().config() == null ? List.of()
         : r.ipam().config();
     if (r.ipam() != null && r.ipam().driver() != null && !r.ipam().driver().isEmpty()
@@ -349,6 +364,9 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
           throw EngineException.conflict("bridge name %s is already used by network %s", bridge, x.name());
         }
       }
+      if (Links.exists(bridge)) { // never take over (and later delete) an interface Berth did not make
+        throw EngineException.conflict("an interface named %s already exists on the host", bridge);
+      }
       Network.Subnet s = asked.isEmpty() ? auto() : validated(asked.get(0));
       n = new Network(id, name, driver, Instant.now().toString(), Boolean.TRUE.equals(r.internal()),
           Boolean.TRUE.equals(r.attachable()), false, List.of(s), options,
@@ -365,9 +383,35 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     return id;
   }
 
+  /** Bridge driver options that are applied, or refused when Berth cannot honour them (never ignored). */
+  private static void checkOptions(Map<String, String> o) {
+    String mtu = o.get("com.docker.network.driver.mtu");
+    if (mtu != null && !mtu.isEmpty()) {
+      int m;
+      try {
+        m = Integer.parseInt(mtu);
+      } catch (NumberFormatException e) {
+        m = -1;
+      }
+      if (m < 68 || m > 65535) {
+        throw EngineException.invalid("invalid MTU %s: it must be a number from 68 to 65535", mtu);
+      }
+    }
+    String hb = o.get("com.docker.network.bridge.host_binding_ipv4");
+    if (hb != null && !hb.isEmpty() && Cidr.parseIp(hb) < 0) {
+      throw EngineException.invalid("invalid host binding address %s", hb);
+    }
+    for (String k : List.of("com.docker.network.bridge.enable_icc", "com.docker.network.bridge.enable_ip_masquerade")) {
+      String v = o.get(k);
+      if (v != null && !v.isEmpty() && !Boolean.parseBoolean(v)) {
+        throw EngineException.invalid("option %s=%s is not supported by this engine yet", k, v);
+      }
+    }
+  }
+
   private Network.Subnet auto() {
     Cidr c = ipam.nextSubnet(takenSubnets(null));
-    return new Network.Subnet(c.toString(), "", NetworkAddresses.ip(c.address() + 1));
+    return new Network.Subnet(c.toString(), "", NetworkAddresses.ip(c.address() + 1), false);
   }
 
   private Network.Subnet validated(NetworkCreateRequest.IpamConfig a) {
@@ -626,6 +670,10 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         throw EngineException.invalid("invalid endpoint settings:\nuser specified IP address is supported on user "
             + "defined networks only");
       }
+      if (!n.subnet().userConfigured()) {
+        throw EngineException.invalid("invalid endpoint settings:\nuser specified IP address is supported only when "
+            + "connecting to networks with user configured subnets");
+      }
       long a = Cidr.parseIp(ip);
       if (a < 0) {
         throw EngineException.invalid("invalid endpoint settings:\ninvalid IPv4 address: %s", ip);
@@ -669,8 +717,8 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       Set<String> exposed) throws IOException {
     Network primary;
     List<Network> nets = new ArrayList<>();
+    detach(id); // a stale sandbox of an earlier run
     synchronized (this) {
-      detachLocked(id); // a stale sandbox of an earlier run
       Map<String, EndpointSettings> resolved = new LinkedHashMap<>();
       for (Map.Entry<String, EndpointSettings> x : eps.entrySet()) {
         EndpointSettings e = x.getValue();
@@ -718,10 +766,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       return new Attachment(sb.netns, out, ports, sb.dns, ips);
     } finally {
       if (!ok) {
-        synchronized (this) {
-          detachLocked(id);
-        }
-        if (Files.exists(sb.netns)) {
+        if (!undo(id, true) && Files.exists(sb.netns)) {
           Links.deleteNetns(sb.netns);
         }
       }
@@ -731,23 +776,6 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   /** An endpoint: an address, a veth pair into the sandbox, registered for DNS. */
   private Endpoint plug(Sandbox sb, Network n, EndpointSettings s, String ifName, boolean route, String name,
       String id) throws IOException {
-    long ip;
-    synchronized (this) {
-      String want = s.ipamConfig() == null ? null : s.ipamConfig().ipv4Address();
-      ip = ipam.allocate(n.id(), n.subnet(), want == null || want.isEmpty() ? -1 : Cidr.parseIp(want));
-    }
-    String mac = s.macAddress() != null && !s.macAddress().isEmpty() ? s.macAddress().toLowerCase()
-        : NetworkAddresses.mac(ip);
-    String hostIf = "veth" + HexFormat.of().formatHex(randomBytes(4)).substring(0, 7);
-    try {
-      Links.addEndpoint(sb.netns, n.bridge(), hostIf, ifName, NetworkAddresses.ip(ip) + "/" + n.subnet().cidr()
-          .prefix(), mac, route ? n.subnet().gateway() : null);
-    } catch (IOException | RuntimeException e) {
-      synchronized (this) {
-        ipam.release(n.id(), ip);
-      }
-      throw e;
-    }
     List<String> dnsNames = new ArrayList<>();
     if (n.userDefined()) {
       dnsNames.add(name);
@@ -760,9 +788,29 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         }
       }
     }
-    Endpoint ep = new Endpoint(n.id(), ifName, ip, mac, HexFormat.of().formatHex(randomBytes(32)), dnsNames);
+    String hostIf = "veth" + HexFormat.of().formatHex(randomBytes(4)).substring(0, 7);
+    Endpoint ep;
     synchronized (this) {
+      // recorded before the links exist, so a concurrent network rm sees the network in use
+      if (!networks.containsKey(n.id())) {
+        throw EngineException.notFound("network %s not found", n.name());
+      }
+      String want = s.ipamConfig() == null ? null : s.ipamConfig().ipv4Address();
+      long ip = ipam.allocate(n.id(), n.subnet(), want == null || want.isEmpty() ? -1 : Cidr.parseIp(want));
+      String mac = s.macAddress() != null && !s.macAddress().isEmpty() ? s.macAddress().toLowerCase()
+          : NetworkAddresses.mac(ip);
+      ep = new Endpoint(n.id(), ifName, ip, mac, HexFormat.of().formatHex(randomBytes(32)), dnsNames, hostIf);
       sb.endpoints.put(n.id(), ep);
+    }
+    try {
+      Links.addEndpoint(sb.netns, n.bridge(), hostIf, ifName, NetworkAddresses.ip(ep.ip()) + "/"
+          + n.subnet().cidr().prefix(), ep.mac(), route ? n.subnet().gateway() : null, n.mtu());
+    } catch (IOException | RuntimeException e) {
+      synchronized (this) {
+        sb.endpoints.remove(n.id());
+        ipam.release(n.id(), ep.ip());
+      }
+      throw e;
     }
     return ep;
   }
@@ -819,7 +867,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
       List<HostConfig.PortBinding> got = new ArrayList<>();
       for (HostConfig.PortBinding b : bs) {
-        String hip = b.hostIp() == null || b.hostIp().isEmpty() ? "0.0.0.0" : b.hostIp();
+        String hip = b.hostIp() == null || b.hostIp().isEmpty() ? n.hostBinding() : b.hostIp();
         if (hip.contains(":")) {
           continue; // IPv6 host addresses: not published (IPv6 is not supported yet)
         }
@@ -837,8 +885,8 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       out.put(e.getKey(), got);
     }
     if (!sb.mappings.isEmpty()) {
+      sb.portNetwork = n; // first: rules a failed call half-made are removed with the rest
       firewall.addPorts(bridgeOf(n), sb.mappings);
-      sb.portNetwork = n;
     }
     return out;
   }
@@ -884,32 +932,23 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     return new int[] {a, b};
   }
 
-  /** Undoes {@link #attach}: DNS, ports, addresses, the namespace (its veths go with it). Idempotent. */
+  /** Undoes {@link #attach}: DNS, ports, addresses, veths and the namespace. Idempotent. */
   public void detach(String id) {
-    Sandbox sb;
-    synchronized (this) {
-      sb = detachLocked(id);
-    }
-    if (sb != null) {
-      try {
-        Links.deleteNetns(sb.netns);
-      } catch (IOException e) {
-        LOG.log(Level.WARNING, "could not remove the network namespace of " + id, e);
-      }
-      for (String nid : sb.endpoints.keySet()) {
-        Network n = networks.get(nid);
-        if (n != null) {
-          events.publish("network", "disconnect", nid, Map.of("container", id, "name", n.name(), "type",
-              n.driver()));
-        }
-      }
-    }
+    undo(id, false);
   }
 
-  private Sandbox detachLocked(String id) {
-    Sandbox sb = sandboxes.remove(id);
-    if (sb == null) {
-      return null;
+  /**
+   * Takes the sandbox out under the monitor, then undoes it outside (the DNS thread and the tools must not be
+   * waited for under the monitor). The veths are deleted explicitly: a {@code container:} joiner may keep the
+   * namespace alive, and its address goes back to the pool now. Returns whether there was a sandbox.
+   */
+  private boolean undo(String id, boolean quiet) {
+    Sandbox sb;
+    synchronized (this) {
+      sb = sandboxes.remove(id);
+      if (sb == null) {
+        return false;
+      }
     }
     if (sb.dns) {
       dns.detach(id);
@@ -922,10 +961,31 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
     }
     sb.reservations.forEach(PortReservations.Reservation::close);
-    for (Endpoint ep : sb.endpoints.values()) {
-      ipam.release(ep.networkId(), ep.ip());
+    try {
+      Links.removeEndpoints(sb.netns, sb.endpoints.values().stream().map(Endpoint::ifName).toList());
+    } catch (IOException e) {
+      LOG.log(Level.FINE, "could not delete the interfaces of " + id, e);
     }
-    return sb;
+    try {
+      Links.deleteNetns(sb.netns);
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "could not remove the network namespace of " + id, e);
+    }
+    synchronized (this) {
+      for (Endpoint ep : sb.endpoints.values()) {
+        ipam.release(ep.networkId(), ep.ip());
+      }
+    }
+    if (!quiet) {
+      for (String nid : sb.endpoints.keySet()) {
+        Network n = networks.get(nid);
+        if (n != null) {
+          events.publish("network", "disconnect", nid, Map.of("container", id, "name", n.name(), "type",
+              n.driver()));
+        }
+      }
+    }
+    return true;
   }
 
   /**
@@ -950,7 +1010,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         }
         ipam.reserve(n.id(), ip);
         sb.endpoints.put(n.id(), new Endpoint(n.id(), "eth" + i++, ip, s.macAddress(), s.endpointId(),
-            s.dnsNames() == null ? List.of() : s.dnsNames()));
+            s.dnsNames() == null ? List.of() : s.dnsNames(), null));
         primary = primary == null ? n : primary;
         sb.dns |= n.userDefined();
       }
@@ -967,17 +1027,18 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
           for (HostConfig.PortBinding b : e.getValue()) {
             int hp = Integer.parseInt(b.hostPort());
             String proto = pp.length > 1 ? pp[1] : "tcp";
-            sb.mappings.add(new Firewall.Mapping(proto, b.hostIp(), hp, cip, Integer.parseInt(pp[0])));
             try {
               sb.reservations.add(PortReservations.reserve(proto, b.hostIp(), hp, hp, b.hostIp() + ":" + hp));
-            } catch (EngineException x) {
-              LOG.warning("port " + b.hostIp() + ":" + hp + " of " + name + " is no longer held: " + x.getMessage());
+              sb.mappings.add(new Firewall.Mapping(proto, b.hostIp(), hp, cip, Integer.parseInt(pp[0])));
+            } catch (EngineException x) { // another program took the port while the engine was down: it keeps it
+              LOG.warning("port " + b.hostIp() + ":" + hp + " of " + name + " is no longer published: "
+                  + x.getMessage());
             }
           }
         }
         if (!sb.mappings.isEmpty()) {
-          firewall.addPorts(bridgeOf(primary), sb.mappings);
           sb.portNetwork = primary;
+          firewall.addPorts(bridgeOf(primary), sb.mappings);
         }
       }
       if (sb.dns) {
@@ -1017,7 +1078,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       if (!ep.dnsNames().isEmpty()) {
         List<String> names = new ArrayList<>(ep.dnsNames());
         names.set(0, newName);
-        e.setValue(new Endpoint(ep.networkId(), ep.ifName(), ep.ip(), ep.mac(), ep.endpointId(), names));
+        e.setValue(new Endpoint(ep.networkId(), ep.ifName(), ep.ip(), ep.mac(), ep.endpointId(), names, ep.hostIf()));
       }
     }
   }
@@ -1026,24 +1087,14 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
 
   /** Plugs a running container into one more network; returns its settings there. */
   public EndpointSettings connectRunning(String id, Network n, EndpointSettings s) throws IOException {
-    Sandbox sb;
-    String ifName;
-    synchronized (this) {
-      sb = sandboxes.get(id);
-      if (sb == null) {
-        throw EngineException.invalid("container sharing network namespace with another container or host cannot "
-            + "be connected to any other network");
-      }
-      Set<String> used = new HashSet<>();
-      sb.endpoints.values().forEach(ep -> used.add(ep.ifName()));
-      int i = 0;
-      while (used.contains("eth" + i)) {
-        i++;
-      }
-      ifName = "eth" + i;
+    Sandbox sb = sandboxes.get(id);
+    if (sb == null) {
+      throw EngineException.invalid("container sharing network namespace with another container or host cannot "
+          + "be connected to any other network");
     }
-    boolean route = sb.endpoints.values().stream().noneMatch(ep -> !networks.get(ep.networkId()).internal())
-        && !n.internal();
+    String ifName = Links.freeName(sb.netns, "eth"); // from the links present: a restore does not know them all
+    boolean route = !n.internal() && sb.endpoints.values().stream().map(ep -> networks.get(ep.networkId()))
+        .allMatch(x -> x == null || x.internal());
     Endpoint ep = plug(sb, n, s, ifName, route, sb.name, id);
     if (n.userDefined() && !sb.dns) {
       try {
@@ -1058,39 +1109,50 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     return settings(n, s, ep);
   }
 
-  /** Unplugs a running container from a network. */
-  public void disconnectRunning(String id, Network n) throws IOException {
-    unplug(id, n);
+  /**
+   * Unplugs a running container from a network. Returns true if its published ports went with it (they were
+   * published on that network), so the caller clears them from the record.
+   */
+  public boolean disconnectRunning(String id, Network n) throws IOException {
+    boolean ports = unplug(id, n);
     events.publish("network", "disconnect", n.id(), Map.of("container", id, "name", n.name(), "type", n.driver()));
+    return ports;
   }
 
-  private void unplug(String id, Network n) throws IOException {
+  private boolean unplug(String id, Network n) throws IOException {
     Endpoint ep;
     Sandbox sb;
+    boolean ports = false;
+    List<Firewall.Mapping> mappings = List.of();
+    List<PortReservations.Reservation> held = List.of();
     synchronized (this) {
       sb = sandboxes.get(id);
       ep = sb == null ? null : sb.endpoints.remove(n.id());
       if (ep == null) {
-        return;
+        return false;
       }
       ipam.release(n.id(), ep.ip());
       if (sb.portNetwork != null && sb.portNetwork.id().equals(n.id())) {
-        firewall.removePorts(bridgeOf(n), sb.mappings);
-        sb.reservations.forEach(PortReservations.Reservation::close);
+        ports = true;
+        mappings = List.copyOf(sb.mappings);
+        held = List.copyOf(sb.reservations);
         sb.reservations.clear();
         sb.mappings.clear();
         sb.portNetwork = null;
       }
     }
+    if (ports) {
+      firewall.removePorts(bridgeOf(n), mappings);
+      held.forEach(PortReservations.Reservation::close);
+    }
     Links.removeEndpoint(sb.netns, interfaceOf(sb.netns, ep));
+    return ports;
   }
 
   /** The interface holding the endpoint's address (after a restore the names are not known for sure). */
   private static String interfaceOf(Path netns, Endpoint ep) throws IOException {
-    String out = berth.engine.sys.Command.check(List.of(berth.engine.sys.Command.find("nsenter"), "--net=" + netns,
-        berth.engine.sys.Command.find("ip"), "-o", "-4", "addr", "show"), null, 20_000);
     String want = " " + NetworkAddresses.ip(ep.ip()) + "/";
-    for (String line : out.split("\n")) {
+    for (String line : Links.addresses(netns).split("\n")) {
       if (line.contains(want)) {
         String[] f = line.trim().split("\\s+");
         return f[1];
@@ -1099,10 +1161,10 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     return ep.ifName();
   }
 
-  // ---- the embedded DNS's view -----------------------------------------------------------------------
+  // ---- the embedded DNS's view: called on the DNS thread, never taking the monitor ------------------
 
   @Override
-  public synchronized List<Inet4Address> lookup(String containerId, String name) {
+  public List<Inet4Address> lookup(String containerId, String name) {
     Sandbox me = sandboxes.get(containerId);
     if (me == null) {
       return null;
@@ -1140,7 +1202,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   }
 
   @Override
-  public synchronized String reverse(String containerId, Inet4Address address) {
+  public String reverse(String containerId, Inet4Address address) {
     Sandbox me = sandboxes.get(containerId);
     if (me == null) {
       return null;
@@ -1162,7 +1224,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   }
 
   @Override
-  public synchronized List<InetSocketAddress> upstreams(String containerId) {
+  public List<InetSocketAddress> upstreams(String containerId) {
     Sandbox me = sandboxes.get(containerId);
     if (me == null) {
       return List.of();

@@ -150,6 +150,12 @@ class NetworksCliIT {
     String dnsNames = fmt(web, "{{json .NetworkSettings.Networks.appnet.DNSNames}}");
     assertTrue(dnsNames.contains("\"webapp\"") && dnsNames.contains("\"frontend\"")
         && dnsNames.contains(web.substring(0, 12)), dnsNames);
+    assertEquals("appnet", docker.run("network", "ls", "--format", "{{.Name}}", "-f", "name=^appnet$").assertOk()
+        .out().trim(), "name filters are regular expressions, as moby's");
+    // a rename is answered at once
+    docker.run("rename", "webapp", "renamedapp").assertOk();
+    Result renamed = docker.run("run", "--rm", "--network", "appnet", "busybox", "nslookup", "renamedapp").assertOk();
+    assertTrue(renamed.stdout().contains(ip), renamed.toString());
   }
 
   @Test
@@ -326,6 +332,18 @@ class NetworksCliIT {
   }
 
   @Test
+  void aNetworksHostBindingAddressAppliesToPortsWithoutOne() throws Exception {
+    docker.run("network", "create", "-o", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1", "localnet")
+        .assertOk();
+    int p = freePort();
+    String id = docker.run("run", "-d", "--network", "localnet", "-p", p + ":80", "busybox", "sh", "-c", HTTPD)
+        .assertOk().out().trim();
+    assertTrue(docker.run("port", id).assertOk().out().contains("80/tcp -> 127.0.0.1:" + p));
+    awaitHttp("127.0.0.1", p);
+    assertThrows(IOException.class, () -> httpGet(nonLoopbackAddress(), p));
+  }
+
+  @Test
   void publishAllMapsExposedPortsToEphemeralOnes() throws Exception {
     String id = docker.run("run", "-d", "--expose", "80", "-P", "busybox", "sh", "-c", HTTPD).assertOk().out().trim();
     String port = docker.run("port", id, "80/tcp").assertOk().lines().get(0);
@@ -403,6 +421,12 @@ class NetworksCliIT {
     assertTrue(raw.stdout().contains("ip-range") && raw.stdout().endsWith(" 400"), raw.toString());
     assertError(docker.run("network", "create", "-d", "host", "bad"), "only one instance");
     assertError(docker.run("network", "rm", "bridge"), "pre-defined network");
+    assertError(docker.run("network", "create", "-o", "com.docker.network.bridge.name=lo", "bad"), "already exists");
+    assertError(docker.run("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "bad"),
+        "not supported");
+    docker.run("network", "create", "autonet").assertOk();
+    assertError(docker.run("run", "--rm", "--network", "autonet", "--ip", "10.0.0.5", "busybox", "true"),
+        "user configured subnets");
     assertError(docker.run("network", "inspect", "nosuchnet"), "not found");
     assertError(docker.run("network", "connect", "nosuchnet", "nosuchcontainer"), "not found");
     assertError(docker.run("run", "--rm", "--network", "nosuchnet", "busybox", "true"), "not found");
@@ -416,6 +440,7 @@ class NetworksCliIT {
     assertError(docker.run("network", "rm", "taken"), "active endpoints");
     docker.run("rm", "-f", "user").assertOk();
     docker.run("network", "rm", "taken").assertOk();
+    docker.run("network", "rm", "autonet").assertOk();
     assertEquals(3, docker.run("network", "ls", "-q").assertOk().lines().size(), "only bridge, host and none");
     assertEquals(Set.of(), newLinks(linksNow));
   }
