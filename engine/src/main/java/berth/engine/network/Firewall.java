@@ -80,6 +80,8 @@ public final class Firewall {
   private static final Pattern IPV4 = Pattern.compile("(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})");
 
   private final Path netns;
+  /** The FORWARD policy found when this firewall turned forwarding on (null: forwarding was on already). */
+  private volatile String forwardPolicyBefore;
 
   /** netns == null: the host's namespace; otherwise every command runs under {@code nsenter --net=<netns>}. */
   public Firewall(Path netns) {
@@ -124,6 +126,12 @@ public final class Firewall {
     synchronized (LOCK) {
       restore(tearDownBatch(parse(save())));
     }
+    String policy = forwardPolicyBefore;
+    if (policy != null) { // forwarding was off before Berth: off again, with the policy it had
+      writeSysctl("net/ipv4/ip_forward", "0");
+      run(List.of(binary("iptables").toString(), "-w", "-P", "FORWARD", policy), null, "iptables -P FORWARD");
+      forwardPolicyBefore = null;
+    }
   }
 
   /** Installs a network's rules, replacing any it already had. */
@@ -167,14 +175,20 @@ public final class Firewall {
   /**
    * Turns IPv4 forwarding on; if it was off, the FORWARD policy becomes DROP first (moby's rule), so the host
    * does not start routing between its other interfaces: Berth's own traffic is accepted by BERTH-FORWARD.
+   * {@link #tearDown} puts both back as they were.
    */
   void enableForwardingSafely() throws IOException {
-    Path f = Path.of("/proc/sys/net/ipv4/ip_forward");
-    if (netns == null && Files.readString(f).strip().equals("1")) {
+    String now = netns == null ? Files.readString(Path.of("/proc/sys/net/ipv4/ip_forward"))
+        : run(List.of(binary("cat").toString(), "/proc/sys/net/ipv4/ip_forward"), null, "read ip_forward");
+    if (now.strip().equals("1")) {
       return;
     }
+    String rules = run(List.of(binary("iptables").toString(), "-w", "-S", "FORWARD"), null, "iptables -S FORWARD");
+    String policy = rules.lines().filter(l -> l.startsWith("-P FORWARD ")).map(l -> l.substring(11).strip())
+        .findFirst().orElse("ACCEPT");
     run(List.of(binary("iptables").toString(), "-w", "-P", "FORWARD", "DROP"), null, "iptables -P FORWARD DROP");
     writeSysctl("net/ipv4/ip_forward", "1");
+    forwardPolicyBefore = policy;
   }
 
   // ---------------------------------------------------------------- rules

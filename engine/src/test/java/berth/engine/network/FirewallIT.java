@@ -270,6 +270,25 @@ class FirewallIT {
   }
 
   @Test
+  void turningForwardingOnMakesForwardDropAndTearDownPutsBothBack() throws Exception {
+    Path fresh = netns("fresh"); // a host with forwarding off and FORWARD ACCEPT
+    in(fresh, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward");
+    assertEquals("0", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
+    Firewall f = new Firewall(fresh);
+    f.enableForwardingSafely();
+    assertEquals("1", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
+    assertTrue(in(fresh, "iptables", "-w", "-S", "FORWARD").contains("-P FORWARD DROP"));
+    f.setUp();
+    f.tearDown();
+    assertEquals("0", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
+    assertTrue(in(fresh, "iptables", "-w", "-S", "FORWARD").contains("-P FORWARD ACCEPT"));
+    // forwarding already on (the fake host): left alone, also by tearDown
+    Firewall g = new Firewall(host);
+    g.enableForwardingSafely();
+    assertEquals("1", in(host, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
+  }
+
+  @Test
   void setUpTwiceKeepsOneJumpAndEverythingGoesAwayLeavingOthersAlone() throws Exception {
     // another engine's rules, Debian dockerd style
     in(host, "iptables", "-w", "-N", "DOCKER");
