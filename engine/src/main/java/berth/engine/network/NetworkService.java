@@ -415,6 +415,9 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   }
 
   private Network.Subnet validated(NetworkCreateRequest.IpamConfig a) {
+    if (a.auxiliaryAddresses() != null && !a.auxiliaryAddresses().isEmpty()) {
+      throw EngineException.invalid("auxiliary addresses (--aux-address) are not supported by this engine yet");
+    }
     String subnet = a.subnet() == null ? "" : a.subnet();
     if (subnet.isEmpty()) {
       if (a.ipRange() != null && !a.ipRange().isEmpty() || a.gateway() != null && !a.gateway().isEmpty()) {

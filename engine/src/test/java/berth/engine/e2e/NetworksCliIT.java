@@ -427,6 +427,8 @@ class NetworksCliIT {
     assertError(docker.run("network", "create", "-o", "com.docker.network.bridge.name=lo", "bad"), "already exists");
     assertError(docker.run("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "bad"),
         "not supported");
+    assertError(docker.run("network", "create", "--subnet", "10.66.0.0/24", "--aux-address", "x=10.66.0.5", "bad"),
+        "not supported");
     docker.run("network", "create", "autonet").assertOk();
     assertError(docker.run("run", "--rm", "--network", "autonet", "--ip", "10.0.0.5", "busybox", "true"),
         "user configured subnets");
