@@ -80,12 +80,22 @@ public final class Firewall {
   private static final Pattern IPV4 = Pattern.compile("(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})");
 
   private final Path netns;
+  private final String iptables;
   /** The FORWARD policy found when this firewall turned forwarding on (null: forwarding was on already). */
   private volatile String forwardPolicyBefore;
 
   /** netns == null: the host's namespace; otherwise every command runs under {@code nsenter --net=<netns>}. */
   public Firewall(Path netns) {
+    this(netns, "iptables");
+  }
+
+  /**
+   * With a given iptables: {@code iptables} (the system's choice, nft or legacy through Debian's alternatives),
+   * {@code iptables-nft} or {@code iptables-legacy}; its {@code -save} and {@code -restore} are used too.
+   */
+  Firewall(Path netns, String iptables) {
     this.netns = netns;
+    this.iptables = iptables;
   }
 
   /** A Berth bridge network: the Linux bridge's name, its IPv4 subnet, and whether it is internal. */
@@ -129,7 +139,7 @@ public final class Firewall {
     String policy = forwardPolicyBefore;
     if (policy != null) { // forwarding was off before Berth: off again, with the policy it had
       writeSysctl("net/ipv4/ip_forward", "0");
-      run(List.of(binary("iptables").toString(), "-w", "-P", "FORWARD", policy), null, "iptables -P FORWARD");
+      run(List.of(binary(iptables).toString(), "-w", "-P", "FORWARD", policy), null, "iptables -P FORWARD");
       forwardPolicyBefore = null;
     }
   }
@@ -183,10 +193,10 @@ public final class Firewall {
     if (now.strip().equals("1")) {
       return;
     }
-    String rules = run(List.of(binary("iptables").toString(), "-w", "-S", "FORWARD"), null, "iptables -S FORWARD");
+    String rules = run(List.of(binary(iptables).toString(), "-w", "-S", "FORWARD"), null, "iptables -S FORWARD");
     String policy = rules.lines().filter(l -> l.startsWith("-P FORWARD ")).map(l -> l.substring(11).strip())
         .findFirst().orElse("ACCEPT");
-    run(List.of(binary("iptables").toString(), "-w", "-P", "FORWARD", "DROP"), null, "iptables -P FORWARD DROP");
+    run(List.of(binary(iptables).toString(), "-w", "-P", "FORWARD", "DROP"), null, "iptables -P FORWARD DROP");
     writeSysctl("net/ipv4/ip_forward", "1");
     forwardPolicyBefore = policy;
   }
@@ -673,7 +683,7 @@ public final class Firewall {
   // ---------------------------------------------------------------- processes
 
   private String save() throws IOException {
-    return run(List.of(binary("iptables-save").toString()), null, "iptables-save");
+    return run(List.of(binary(iptables + "-save").toString()), null, "iptables-save");
   }
 
   private void restore(String batch) throws IOException {
@@ -681,7 +691,7 @@ public final class Firewall {
       return;
     }
     try {
-      run(List.of(binary("iptables-restore").toString(), "-w", "--noflush"), batch, "iptables-restore");
+      run(List.of(binary(iptables + "-restore").toString(), "-w", "--noflush"), batch, "iptables-restore");
     } catch (IOException e) {
       throw new IOException(e.getMessage() + failedLine(e.getMessage(), batch), e);
     }

@@ -162,6 +162,27 @@ class FirewallIT {
   }
 
   @Test
+  void theLegacyBackEndDoesTheSameJob() throws Exception {
+    fw.tearDown(); // the nft rules of the topology go: only the legacy ones may do the work now
+    Firewall legacy = new Firewall(host, "iptables-legacy");
+    legacy.setUp();
+    legacy.addNetwork(BR1);
+    legacy.addNetwork(BR2);
+    assertNull(get(host, "127.0.0.1", 8080), "nothing published yet");
+    legacy.addPorts(BR1, List.of(TCP_ANY, TCP_LO));
+    assertEquals("hello-c1", get(host, "127.0.0.1", 8080));
+    assertEquals("hello-c1", get(out, "10.99.0.1", 8080), "from the LAN");
+    assertNull(get(out, "10.99.0.1", 8081), "-p 127.0.0.1:8081 answers on loopback only");
+    String rules = in(host, "iptables-legacy-save");
+    assertTrue(rules.contains("-j BERTH-FORWARD") && rules.contains("--dport 8080"), rules);
+    assertFalse(save().contains("BERTH"), "nothing in the nft tables: " + save());
+    legacy.removePorts(BR1, List.of(TCP_ANY, TCP_LO));
+    legacy.tearDown();
+    assertFalse(in(host, "iptables-legacy-save").contains("BERTH"), in(host, "iptables-legacy-save"));
+    assertNull(get(host, "127.0.0.1", 8080));
+  }
+
+  @Test
   void publishedUdpPortAnswersOnLoopbackAndOnHostAddresses() throws Exception {
     udpEcho(c1, "0.0.0.0", 53);
     assertNull(udp(host, "127.0.0.1", 8053, "ping"), "nothing published yet");
