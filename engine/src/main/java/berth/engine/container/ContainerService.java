@@ -652,12 +652,14 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         }
       }
       NetworkingConfig.EndpointSettings s = networks.planEndpoint(n, asked);
+      Map<String, List<HostConfig.PortBinding>> ports = now.networking().ports();
       if (sup.run(now.id()) != null) {
-        s = networks.connectRunning(now.id(), n, s);
+        NetworkService.Connected done = networks.connectRunning(now.id(), n, s);
+        s = done.settings();
+        ports = done.ports() != null ? done.ports() : ports;
       } // a stopped container is connected at its next start, with the event then (as dockerd)
       eps.put(n.name(), s);
-      store.update(now.withNetworking(new Container.Networking(eps, now.networking().ports(),
-          now.networking().sandboxKey())));
+      store.update(now.withNetworking(new Container.Networking(eps, ports, now.networking().sandboxKey())));
     } catch (IOException e) {
       throw EngineException.system("could not connect container to network " + n.name() + ": " + e.getMessage(), e);
     } finally {

@@ -82,6 +82,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     final Map<String, Endpoint> endpoints = new java.util.concurrent.ConcurrentHashMap<>(); // by network ID
     final List<PortReservations.Reservation> reservations = new ArrayList<>();
     final List<Firewall.Mapping> mappings = new ArrayList<>();
+    Set<String> exposed = Set.of();
     Network portNetwork;
     boolean dns;
 
@@ -737,9 +738,11 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       if (nets.isEmpty() || !nets.get(0).isBridge()) {
         return new Attachment(null, eps, Map.of(), false, List.of());
       }
-      primary = nets.get(0);
+      // ports are published on the first network with a way out, as dockerd's gateway endpoint
+      primary = nets.stream().filter(n -> !n.internal()).findFirst().orElse(null);
     }
     Sandbox sb = new Sandbox(id, name, netnsDir.resolve(id), hc);
+    sb.exposed = exposed == null ? Set.of() : exposed;
     boolean ok = false;
     try {
       Links.createNetns(sb.netns);
@@ -756,7 +759,8 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         out.put(n.name(), settings(n, e.getValue(), ep));
         i++;
       }
-      Map<String, List<HostConfig.PortBinding>> ports = publish(sb, primary, hc, exposed);
+      Map<String, List<HostConfig.PortBinding>> ports = primary != null ? publish(sb, primary, hc, exposed)
+          : unpublished(hc, exposed);
       if (nets.stream().anyMatch(Network::userDefined)) {
         dns.attach(id, sb.netns);
         sb.dns = true;
@@ -894,6 +898,18 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     return out;
   }
 
+  /** Ports when only internal networks are connected: exposed and asked for, published nowhere. */
+  private static Map<String, List<HostConfig.PortBinding>> unpublished(HostConfig hc, Set<String> exposed) {
+    Map<String, List<HostConfig.PortBinding>> out = new TreeMap<>(PORT_ORDER);
+    if (exposed != null) {
+      exposed.forEach(p -> out.put(p, null));
+    }
+    if (hc.portBindings() != null) {
+      hc.portBindings().keySet().forEach(p -> out.put(p.contains("/") ? p : p + "/tcp", null));
+    }
+    return out;
+  }
+
   /** "80/tcp" before "443/tcp" before "53/udp": by number, then protocol. */
   static final java.util.Comparator<String> PORT_ORDER = java.util.Comparator
       .comparingInt((String p) -> parsePortQuietly(p.split("/", 2)[0])).thenComparing(p -> p);
@@ -1014,7 +1030,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         ipam.reserve(n.id(), ip);
         sb.endpoints.put(n.id(), new Endpoint(n.id(), "eth" + i++, ip, s.macAddress(), s.endpointId(),
             s.dnsNames() == null ? List.of() : s.dnsNames(), null));
-        primary = primary == null ? n : primary;
+        primary = primary == null && !n.internal() ? n : primary;
         sb.dns |= n.userDefined();
       }
       sandboxes.put(id, sb);
@@ -1088,8 +1104,14 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
 
   // ---- connect and disconnect of a running container ---------------------------------------------
 
-  /** Plugs a running container into one more network; returns its settings there. */
-  public EndpointSettings connectRunning(String id, Network n, EndpointSettings s) throws IOException {
+  /** What a connect changed: the endpoint, and the published ports if they were published now (else null). */
+  public record Connected(EndpointSettings settings, Map<String, List<HostConfig.PortBinding>> ports) {}
+
+  /**
+   * Plugs a running container into one more network. A container whose networks were all internal gets its
+   * ports published on this one if it has a way out (dockerd's gateway endpoint moves the same way).
+   */
+  public Connected connectRunning(String id, Network n, EndpointSettings s) throws IOException {
     Sandbox sb = sandboxes.get(id);
     if (sb == null) {
       throw EngineException.invalid("container sharing network namespace with another container or host cannot "
@@ -1108,8 +1130,17 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         throw e;
       }
     }
+    Map<String, List<HostConfig.PortBinding>> ports = null;
+    if (!n.internal() && sb.portNetwork == null && route) {
+      try {
+        ports = publish(sb, n, sb.hostConfig, sb.exposed);
+      } catch (IOException | RuntimeException e) {
+        unplug(id, n);
+        throw e;
+      }
+    }
     events.publish("network", "connect", n.id(), Map.of("container", id, "name", n.name(), "type", n.driver()));
-    return settings(n, s, ep);
+    return new Connected(settings(n, s, ep), ports);
   }
 
   /**

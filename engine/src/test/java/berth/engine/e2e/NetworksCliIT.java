@@ -347,6 +347,27 @@ class NetworksCliIT {
   }
 
   @Test
+  void portsArePublishedOnTheNetworkWithAWayOutAsComposeConnectsThem() throws Exception {
+    // Compose creates a container on one network and connects the others before the start
+    docker.run("network", "create", "--internal", "backnet").assertOk();
+    docker.run("network", "create", "frontnet").assertOk();
+    int p = freePort();
+    String id = docker.run("create", "--network", "backnet", "-p", "127.0.0.1:" + p + ":80", "busybox", "sh", "-c",
+        HTTPD).assertOk().out().trim();
+    docker.run("network", "connect", "frontnet", id).assertOk();
+    docker.run("start", id).assertOk();
+    awaitHttp("127.0.0.1", p);
+    // running on an internal network only: nothing is published until a network with a way out is connected
+    int q = freePort();
+    String other = docker.run("run", "-d", "--network", "backnet", "-p", "127.0.0.1:" + q + ":80", "busybox", "sh",
+        "-c", HTTPD).assertOk().out().trim();
+    assertEquals("null", fmt(other, "{{json (index .NetworkSettings.Ports \"80/tcp\")}}"));
+    docker.run("network", "connect", "frontnet", other).assertOk();
+    awaitHttp("127.0.0.1", q);
+    assertTrue(docker.run("port", other).assertOk().out().contains("127.0.0.1:" + q));
+  }
+
+  @Test
   void publishAllMapsExposedPortsToEphemeralOnes() throws Exception {
     String id = docker.run("run", "-d", "--expose", "80", "-P", "busybox", "sh", "-c", HTTPD).assertOk().out().trim();
     String port = docker.run("port", id, "80/tcp").assertOk().lines().get(0);
