@@ -908,22 +908,17 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   }
 
   @Override
-  public void attach(String name, AttachOptions o, Hijacked h) {
+  public void attach(String name, AttachOptions o, HijackOpener open) throws IOException {
     Container c = find(name);
     boolean tty = Boolean.TRUE.equals(c.config().tty());
     boolean stdin = o.stdin() && Boolean.TRUE.equals(c.config().openStdin());
     AttachPump.Options po = new AttachPump.Options(tty, o.stdout(), o.stderr(), stdin,
         Boolean.TRUE.equals(c.config().stdinOnce()), AttachPump.parseDetachKeys(o.detachKeys()));
-    try {
-      if (o.logs()) {
-        replayLogs(c, po, h);
-      }
-      if (!o.stream()) {
-        h.close();
-        return;
-      }
-      CompletableFuture<Monitor.Attachment> conn = new CompletableFuture<>();
-      Runnable withdraw = sup.onAttachable(c.id(), dir -> {
+    CompletableFuture<Monitor.Attachment> conn = new CompletableFuture<>();
+    Runnable withdraw = () -> { };
+    if (o.stream()) {
+      // registered before the upgrade goes out: the client may send its start the moment it sees it
+      withdraw = sup.onAttachable(c.id(), dir -> {
         if (dir == null) {
           conn.completeExceptionally(new IOException("the container failed to start"));
           return;
@@ -937,24 +932,46 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
           conn.completeExceptionally(e);
         }
       });
+    }
+    Hijacked h;
+    try {
+      h = open.open();
+    } catch (IOException | RuntimeException e) {
+      release(withdraw, conn);
+      throw e;
+    }
+    try {
+      if (o.logs()) {
+        replayLogs(c, po, h);
+      }
+      if (!o.stream()) {
+        h.close();
+        return;
+      }
       CompletableFuture.anyOf(conn, h.clientGone()).join();
       if (!conn.isDone()) {
-        withdraw.run();
-        conn.cancel(false);
-        conn.thenAccept(a -> {
-          try {
-            a.close();
-          } catch (IOException ignored) {
-            // closing
-          }
-        });
+        release(withdraw, conn);
         h.close();
         return;
       }
       AttachPump.run(conn.join(), h, po, null);
     } catch (IOException | java.util.concurrent.CompletionException e) {
+      release(withdraw, conn);
       h.close();
     }
+  }
+
+  /** Withdraws a pending attachment and closes the monitor connection it may still get. */
+  private static void release(Runnable withdraw, CompletableFuture<Monitor.Attachment> conn) {
+    withdraw.run();
+    conn.cancel(false);
+    conn.thenAccept(a -> {
+      try {
+        a.close();
+      } catch (IOException ignored) {
+        // closing
+      }
+    });
   }
 
   private void replayLogs(Container c, AttachPump.Options po, Hijacked h) throws IOException {

@@ -70,7 +70,17 @@ public interface ContainersBackend {
    */
   boolean attachTty(String name, AttachOptions o);
 
-  void attach(String name, AttachOptions o, Hijacked h);
+  /**
+   * Attaches to the container's streams. {@code open} sends the 101 upgrade: it is called only once the
+   * attachment is registered, so a client that starts the container as soon as it sees the upgrade misses no
+   * output.
+   */
+  void attach(String name, AttachOptions o, HijackOpener open) throws IOException;
+
+  /** Sends the upgrade and hands over the connection. */
+  interface HijackOpener {
+    Hijacked open() throws IOException;
+  }
 
   /** Whether the container has a tty (the logs are raw then); NOT_FOUND; 501 for a driver that cannot be read. */
   boolean logsTty(String name);

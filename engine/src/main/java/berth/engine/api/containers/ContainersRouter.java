@@ -150,7 +150,7 @@ public final class ContainersRouter implements Router {
         req.boolQuery("logs"), req.boolQuery("stdin"), req.boolQuery("stdout"), req.boolQuery("stderr"),
         req.query("detachKeys"));
     boolean tty = backend.attachTty(req.pathParam("name"), o);
-    backend.attach(req.pathParam("name"), o, res.hijack(tty));
+    backend.attach(req.pathParam("name"), o, () -> res.hijack(tty));
   }
 
   private void getContainersLogs(ApiRequest req, ApiResponse res) throws IOException {
