@@ -657,6 +657,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         NetworkService.Connected done = networks.connectRunning(now.id(), n, s);
         s = done.settings();
         ports = done.ports() != null ? done.ports() : ports;
+        etcFilesAfterConnect(now, s.ipAddress(), done.dnsStarted());
       } // a stopped container is connected at its next start, with the event then (as dockerd)
       eps.put(n.name(), s);
       store.update(now.withNetworking(new Container.Networking(eps, ports, now.networking().sandboxKey())));
@@ -664,6 +665,27 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       throw EngineException.system("could not connect container to network " + n.name() + ": " + e.getMessage(), e);
     } finally {
       l.unlock();
+    }
+  }
+
+  /**
+   * A running container's /etc/hosts gains its new address; with the embedded DNS started by this connect, its
+   * resolv.conf points at 127.0.0.11 (dockerd rebuilds both the same way). The files are bind-mounted: they are
+   * rewritten in place.
+   */
+  private void etcFilesAfterConnect(Container c, String ip, boolean dnsStarted) throws IOException {
+    Path d = containerDirOf(c.id());
+    String hostname = c.config().hostname() != null && !c.config().hostname().isEmpty() ? c.config().hostname()
+        : c.id().substring(0, 12);
+    Path hosts = d.resolve("hosts");
+    if (ip != null && !ip.isEmpty() && Files.exists(hosts)) {
+      Files.writeString(hosts, ip + "\t" + hostname + "\n", java.nio.file.StandardOpenOption.APPEND);
+    }
+    Path resolv = d.resolve("resolv.conf");
+    if (dnsStarted && Files.exists(resolv)) {
+      HostConfig h = c.hostConfig();
+      Files.writeString(resolv, berth.engine.network.EtcFiles.resolvConf(false, true, h.dns(), h.dnsSearch(),
+          h.dnsOptions()), java.nio.file.StandardOpenOption.TRUNCATE_EXISTING, java.nio.file.StandardOpenOption.WRITE);
     }
   }
 
@@ -692,8 +714,9 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
             + "network");
       }
       eps.remove(key);
-      boolean portsGone = sup.run(now.id()) != null && networks.disconnectRunning(now.id(), n);
-      store.update(now.withNetworking(new Container.Networking(eps, portsGone ? Map.of() : now.networking().ports(),
+      Map<String, List<HostConfig.PortBinding>> moved = sup.run(now.id()) == null ? null
+          : networks.disconnectRunning(now.id(), n);
+      store.update(now.withNetworking(new Container.Networking(eps, moved != null ? moved : now.networking().ports(),
           now.networking().sandboxKey())));
     } catch (IOException e) {
       throw EngineException.system("could not disconnect container: " + e.getMessage(), e);

@@ -265,7 +265,7 @@ final class Supervisor {
       if (health != null) {
         health.started(running);
       }
-    } catch (EngineException | IOException e) {
+    } catch (RuntimeException | IOException e) { // anything: the namespace, ports and mounts made so far go
       if (attachers != null) {
         attachers.forEach(a -> a.accept(null)); // null: the start failed; attached clients are let go
       }

@@ -182,6 +182,16 @@ public final class Firewall {
     new Firewall(netns).writeSysctl("net/ipv4/ip_forward", "1");
   }
 
+  /** The FORWARD policy to put back at tearDown (forwarding was off before), or null. */
+  String forwardingChangedFrom() {
+    return forwardPolicyBefore;
+  }
+
+  /** After an engine restart: forwarding was turned on by an earlier run, from this FORWARD policy. */
+  void rememberForwarding(String policy) {
+    forwardPolicyBefore = policy.isEmpty() ? null : policy;
+  }
+
   /**
    * Turns IPv4 forwarding on; if it was off, the FORWARD policy becomes DROP first (moby's rule), so the host
    * does not start routing between its other interfaces: Berth's own traffic is accepted by BERTH-FORWARD.

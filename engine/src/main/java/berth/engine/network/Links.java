@@ -18,6 +18,8 @@ final class Links {
   private static final String IP = Command.find("ip");
   private static final String NSENTER = Command.find("nsenter");
   private static final String UNSHARE = Command.find("unshare");
+  /** The alias of every bridge Berth makes (ip link … alias), so it never takes over or deletes another's. */
+  static final String MARK = "berth-managed";
 
   private Links() {}
 
@@ -30,12 +32,26 @@ final class Links {
     StringBuilder b = new StringBuilder();
     if (!exists(name)) {
       b.append("link add name ").append(name).append(" type bridge\n");
+      b.append("link set ").append(name).append(" alias ").append(MARK).append('\n');
+    } else if (!ours(name)) {
+      throw new IOException("the host already has an interface named " + name + " that Berth did not make; "
+          + "remove it or give the network another bridge name");
     } else {
       b.append("addr flush dev ").append(name).append('\n');
     }
     b.append("addr add ").append(gatewayCidr).append(" dev ").append(name).append('\n');
     b.append("link set ").append(name).append(" mtu ").append(mtu).append(" up\n");
     ipBatch(null, b.toString());
+  }
+
+  /** A bridge Berth made: marked with its alias when created. */
+  static boolean ours(String name) {
+    try {
+      return Files.isDirectory(Path.of("/sys/class/net", name, "bridge"))
+          && Files.readString(Path.of("/sys/class/net", name, "ifalias")).strip().equals(MARK);
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   static void deleteLink(String name) throws IOException {
@@ -126,6 +142,27 @@ final class Links {
     ifNames.forEach(n -> b.append("link del ").append(n).append('\n'));
     Command.run(List.of(NSENTER, "--net=" + netns, IP, "-force", "-batch", "-"),
         b.toString().getBytes(StandardCharsets.UTF_8), TIMEOUT_MS);
+  }
+
+  /** The names of the links in the namespace but lo. */
+  static List<String> interfaces(Path netns) throws IOException {
+    String links = Command.check(List.of(NSENTER, "--net=" + netns, IP, "-o", "link", "show"), null, TIMEOUT_MS);
+    List<String> out = new java.util.ArrayList<>();
+    for (String line : links.split("\n")) {
+      String[] f = line.split(": ", 3);
+      if (f.length >= 2) {
+        String name = f[1].contains("@") ? f[1].substring(0, f[1].indexOf('@')) : f[1];
+        if (!name.equals("lo")) {
+          out.add(name);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Points the namespace's default route at {@code gateway} through {@code ifName}. */
+  static void defaultRoute(Path netns, String gateway, String ifName) throws IOException {
+    ipBatch(netns, "route replace default via " + gateway + " dev " + ifName + "\n");
   }
 
   /** The first name prefix0, prefix1 … that no link in the namespace has. */

@@ -72,6 +72,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   private final Map<String, Network> networks = new java.util.concurrent.ConcurrentHashMap<>();
   private final Map<String, Sandbox> sandboxes = new java.util.concurrent.ConcurrentHashMap<>();
   private Containers containers;
+  private final Path forwardingFile;
 
   /** A running container's network state. */
   private static final class Sandbox {
@@ -84,6 +85,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     final List<Firewall.Mapping> mappings = new ArrayList<>();
     Set<String> exposed = Set.of();
     Network portNetwork;
+    String routeNetwork; // the network the default route goes through (dockerd's gateway endpoint)
     boolean dns;
 
     Sandbox(String id, String name, Path netns, HostConfig hostConfig) {
@@ -117,7 +119,15 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
     }
     Links.preparePrivateDir(netnsDir);
+    Path forwarding = execRoot.resolve("forward-policy"); // what forwarding was before Berth, across restarts
+    if (Files.exists(forwarding)) {
+      firewall.rememberForwarding(Files.readString(forwarding).strip());
+    }
     firewall.enableForwardingSafely();
+    if (firewall.forwardingChangedFrom() != null && !Files.exists(forwarding)) {
+      AtomicFiles.write(forwarding, firewall.forwardingChangedFrom().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    this.forwardingFile = forwarding;
     predefine();
     firewall.setUp();
     for (Network n : networks.values()) {
@@ -501,7 +511,9 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   private void teardown(Network n) throws IOException {
     if (n.isBridge() && n.bridge() != null) {
       firewall.removeNetwork(bridgeOf(n));
-      Links.deleteLink(n.bridge());
+      if (Links.ours(n.bridge())) {
+        Links.deleteLink(n.bridge());
+      }
     }
     ipam.forget(n.id());
     Files.deleteIfExists(dir.resolve(n.id() + ".json"));
@@ -754,7 +766,11 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       boolean routed = false;
       for (Map.Entry<String, EndpointSettings> e : eps.entrySet()) {
         Network n = nets.get(i);
-        Endpoint ep = plug(sb, n, e.getValue(), "eth" + i, !routed && !n.internal(), name, id);
+        boolean route = !routed && !n.internal();
+        Endpoint ep = plug(sb, n, e.getValue(), "eth" + i, route, name, id);
+        if (route) {
+          sb.routeNetwork = n.id();
+        }
         routed |= !n.internal();
         out.put(n.name(), settings(n, e.getValue(), ep));
         i++;
@@ -845,6 +861,26 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
    * port is held by a bound socket and DNATed to the container's address on its first network.
    */
   private Map<String, List<HostConfig.PortBinding>> publish(Sandbox sb, Network n, HostConfig hc,
+      Set<String> exposed) throws IOException {
+    try {
+      return publishOnce(sb, n, hc, exposed);
+    } catch (IOException | RuntimeException e) { // a port taken half-way: nothing of this call stays
+      if (sb.portNetwork != null) {
+        try {
+          firewall.removePorts(bridgeOf(sb.portNetwork), sb.mappings);
+        } catch (IOException x) {
+          LOG.log(Level.WARNING, "could not remove the port rules of " + sb.id, x);
+        }
+      }
+      sb.reservations.forEach(PortReservations.Reservation::close);
+      sb.reservations.clear();
+      sb.mappings.clear();
+      sb.portNetwork = null;
+      throw e;
+    }
+  }
+
+  private Map<String, List<HostConfig.PortBinding>> publishOnce(Sandbox sb, Network n, HostConfig hc,
       Set<String> exposed) throws IOException {
     Map<String, List<HostConfig.PortBinding>> asked = new TreeMap<>();
     if (exposed != null) {
@@ -981,7 +1017,9 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     }
     sb.reservations.forEach(PortReservations.Reservation::close);
     try {
-      Links.removeEndpoints(sb.netns, sb.endpoints.values().stream().map(Endpoint::ifName).toList());
+      boolean guessed = sb.endpoints.values().stream().anyMatch(ep -> ep.hostIf() == null); // names after a restore
+      Links.removeEndpoints(sb.netns, guessed ? Links.interfaces(sb.netns)
+          : sb.endpoints.values().stream().map(Endpoint::ifName).toList());
     } catch (IOException e) {
       LOG.log(Level.FINE, "could not delete the interfaces of " + id, e);
     }
@@ -1031,6 +1069,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         sb.endpoints.put(n.id(), new Endpoint(n.id(), "eth" + i++, ip, s.macAddress(), s.endpointId(),
             s.dnsNames() == null ? List.of() : s.dnsNames(), null));
         primary = primary == null && !n.internal() ? n : primary;
+        sb.routeNetwork = primary == null ? null : primary.id();
         sb.dns |= n.userDefined();
       }
       sandboxes.put(id, sb);
@@ -1105,7 +1144,8 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   // ---- connect and disconnect of a running container ---------------------------------------------
 
   /** What a connect changed: the endpoint, and the published ports if they were published now (else null). */
-  public record Connected(EndpointSettings settings, Map<String, List<HostConfig.PortBinding>> ports) {}
+  public record Connected(EndpointSettings settings, Map<String, List<HostConfig.PortBinding>> ports,
+      boolean dnsStarted) {}
 
   /**
    * Plugs a running container into one more network. A container whose networks were all internal gets its
@@ -1121,10 +1161,15 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     boolean route = !n.internal() && sb.endpoints.values().stream().map(ep -> networks.get(ep.networkId()))
         .allMatch(x -> x == null || x.internal());
     Endpoint ep = plug(sb, n, s, ifName, route, sb.name, id);
+    if (route) {
+      sb.routeNetwork = n.id();
+    }
+    boolean dnsStarted = false;
     if (n.userDefined() && !sb.dns) {
       try {
         dns.attach(id, sb.netns);
         sb.dns = true;
+        dnsStarted = true;
       } catch (IOException | RuntimeException e) {
         unplug(id, n);
         throw e;
@@ -1140,20 +1185,21 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
     }
     events.publish("network", "connect", n.id(), Map.of("container", id, "name", n.name(), "type", n.driver()));
-    return new Connected(settings(n, s, ep), ports);
+    return new Connected(settings(n, s, ep), ports, dnsStarted);
   }
 
   /**
-   * Unplugs a running container from a network. Returns true if its published ports went with it (they were
-   * published on that network), so the caller clears them from the record.
+   * Unplugs a running container from a network. If the default route or the published ports went through it,
+   * they move to the next network with a way out, as dockerd's gateway endpoint does. Returns the published
+   * ports when they changed (empty when they are gone), else null.
    */
-  public boolean disconnectRunning(String id, Network n) throws IOException {
-    boolean ports = unplug(id, n);
+  public Map<String, List<HostConfig.PortBinding>> disconnectRunning(String id, Network n) throws IOException {
+    Map<String, List<HostConfig.PortBinding>> ports = unplug(id, n);
     events.publish("network", "disconnect", n.id(), Map.of("container", id, "name", n.name(), "type", n.driver()));
     return ports;
   }
 
-  private boolean unplug(String id, Network n) throws IOException {
+  private Map<String, List<HostConfig.PortBinding>> unplug(String id, Network n) throws IOException {
     Endpoint ep;
     Sandbox sb;
     boolean ports = false;
@@ -1163,9 +1209,8 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       sb = sandboxes.get(id);
       ep = sb == null ? null : sb.endpoints.remove(n.id());
       if (ep == null) {
-        return false;
+        return null;
       }
-      ipam.release(n.id(), ep.ip());
       if (sb.portNetwork != null && sb.portNetwork.id().equals(n.id())) {
         ports = true;
         mappings = List.copyOf(sb.mappings);
@@ -1175,12 +1220,30 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         sb.portNetwork = null;
       }
     }
-    if (ports) {
-      firewall.removePorts(bridgeOf(n), mappings);
+    try {
+      if (ports) {
+        firewall.removePorts(bridgeOf(n), mappings);
+      }
+      Links.removeEndpoint(sb.netns, interfaceOf(sb.netns, ep));
+    } finally {
       held.forEach(PortReservations.Reservation::close);
+      synchronized (this) {
+        ipam.release(n.id(), ep.ip()); // only now: the interface holding the address is gone
+      }
     }
-    Links.removeEndpoint(sb.netns, interfaceOf(sb.netns, ep));
-    return ports;
+    Network next = sb.endpoints.values().stream().map(e -> networks.get(e.networkId()))
+        .filter(x -> x != null && !x.internal()).findFirst().orElse(null);
+    if (n.id().equals(sb.routeNetwork)) {
+      sb.routeNetwork = null;
+      if (next != null) {
+        Links.defaultRoute(sb.netns, next.subnet().gateway(), interfaceOf(sb.netns, sb.endpoints.get(next.id())));
+        sb.routeNetwork = next.id();
+      }
+    }
+    if (!ports) {
+      return null;
+    }
+    return next == null ? Map.of() : publish(sb, next, sb.hostConfig, sb.exposed);
   }
 
   /** The interface holding the endpoint's address (after a restore the names are not known for sure). */
@@ -1295,13 +1358,16 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     }
     try {
       firewall.tearDown();
+      Files.deleteIfExists(forwardingFile);
     } catch (IOException e) {
       LOG.log(Level.WARNING, "could not remove the firewall rules", e);
     }
     for (Network n : networks.values()) {
       if (n.bridge() != null) {
         try {
-          Links.deleteLink(n.bridge());
+          if (Links.ours(n.bridge())) {
+            Links.deleteLink(n.bridge());
+          }
         } catch (IOException e) {
           LOG.log(Level.WARNING, "could not remove bridge " + n.bridge(), e);
         }

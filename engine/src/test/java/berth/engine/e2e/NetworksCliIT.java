@@ -278,6 +278,28 @@ class NetworksCliIT {
     docker.run("exec", c, "timeout", "5", "wget", "-q", "-O", "-", "http://righty/").assertOk();
   }
 
+  @Test
+  void aBridgeContainerConnectedToAUserNetworkGetsItsDnsAndKeepsItsPortsWhenTheBridgeGoes() throws Exception {
+    docker.run("network", "create", "later").assertOk();
+    docker.run("run", "-d", "--name", "peer", "--network", "later", "busybox", "sleep", "300").assertOk();
+    int p = freePort();
+    String id = docker.run("run", "-d", "-p", "127.0.0.1:" + p + ":80", "--hostname", "mover2", "busybox", "sh", "-c",
+        HTTPD).assertOk().out().trim();
+    awaitHttp("127.0.0.1", p);
+    docker.run("network", "connect", "later", id).assertOk();
+    Result r = docker.run("exec", id, "sh", "-c", "cat /etc/resolv.conf; nslookup peer; cat /etc/hosts").assertOk();
+    assertTrue(r.stdout().contains("nameserver 127.0.0.11"), r.toString());
+    assertTrue(r.stdout().contains(ip("peer", "later")), r.toString());
+    assertTrue(r.stdout().contains(ip(id, "later") + "\tmover2"), r.toString());
+    // the default bridge goes: the route and the published port move to the network that is left
+    docker.run("network", "disconnect", "bridge", id).assertOk();
+    awaitHttp("127.0.0.1", p);
+    assertTrue(docker.run("port", id).assertOk().out().contains("127.0.0.1:" + p), docker.run("port", id).out());
+    Result route = docker.run("exec", id, "ip", "route").assertOk();
+    assertTrue(route.stdout().contains("default via " + fmt(id, "{{.NetworkSettings.Networks.later.Gateway}}")),
+        route.toString());
+  }
+
   // ---- published ports -------------------------------------------------------------------------------
 
   @Test
