@@ -6,6 +6,8 @@
 # to the container's IP), run (docker run --rm true, now with a veth and an address), concurrent (20 starts).
 # dockerd runs as shipped (userland proxy on, iptables on). Its iptables rules and docker0 do not outlive the
 # run: the tables are saved before and restored after, and docker0 is removed if it was not there before.
+# Each engine gets its own host port (18080, 18180): dockerd's docker-proxy leaves TIME_WAIT sockets on its
+# port for a minute, and Berth's held port would refuse to bind over them in a back-to-back sitting.
 # Env: N (10), GROUPS_ONLY (the list above), BERTH_SHARED (../shared), SKIP_DOCKERD=1.
 set -u -o pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -35,7 +37,7 @@ wait_sock() { for _ in $(seq 1 150); do curl -sf --unix-socket "$1" http://x/_pi
 PIDS+=($!)
 wait_sock "$WORK/berth.sock" || { echo "berth did not start:"; tail "$WORK/berth.log"; exit 2; }
 BERTH_PID=$(pgrep -f "berth-engine.jar --data-root $WORK/berth" | head -1)
-DOCKER_HOST="unix://$WORK/berth.sock" ENGINE_PIDS="$BERTH_PID" ONLY="$ONLY_GROUPS" OUT="$OUT" \
+DOCKER_HOST="unix://$WORK/berth.sock" ENGINE_PIDS="$BERTH_PID" ONLY="$ONLY_GROUPS" OUT="$OUT" PORT=18080 \
   bash "$SHARED/bench/engine-bench.sh" berth
 kill "$BERTH_PID"; wait "${PIDS[0]}" 2>/dev/null
 
@@ -49,7 +51,7 @@ if [ "${SKIP_DOCKERD:-0}" != 1 ] && command -v dockerd >/dev/null && command -v 
     --host "unix://$WORK/dockerd.sock" --pidfile "$WORK/dockerd.pid" >"$WORK/dockerd.log" 2>&1 &
   PIDS+=($!); DD=$!
   if wait_sock "$WORK/dockerd.sock"; then
-    DOCKER_HOST="unix://$WORK/dockerd.sock" ENGINE_PIDS="$DD $CTRD" ONLY="$ONLY_GROUPS" OUT="$OUT" \
+    DOCKER_HOST="unix://$WORK/dockerd.sock" ENGINE_PIDS="$DD $CTRD" ONLY="$ONLY_GROUPS" OUT="$OUT" PORT=18180 \
       bash "$SHARED/bench/engine-bench.sh" dockerd
   else
     echo "dockerd did not start:"; tail "$WORK/dockerd.log"
