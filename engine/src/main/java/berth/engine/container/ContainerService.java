@@ -625,8 +625,12 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
 
   // ---- network connect and disconnect ------------------------------------------------------------
 
-  @Override
-  public void connect(String ref, Network n, NetworkingConfig.EndpointSettings asked) {
+  /** A container change made under its lock on its current record; IOException becomes a 500 with {@code what}. */
+  private interface LockedChange {
+    void apply(Container now) throws IOException;
+  }
+
+  private void underLock(String ref, String what, LockedChange change) {
     Container c = find(ref);
     var l = sup.lock(c.id());
     l.lock();
@@ -635,6 +639,17 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       if (now == null) {
         throw EngineException.notFound("No such container: %s", ref);
       }
+      change.apply(now);
+    } catch (IOException e) {
+      throw EngineException.system(what + ": " + e.getMessage(), e);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  @Override
+  public void connect(String ref, Network n, NetworkingConfig.EndpointSettings asked) {
+    underLock(ref, "could not connect container to network " + n.name(), now -> {
       String mode = NetworkService.modeNetwork(now.hostConfig());
       if (mode.equals("host") || mode.startsWith("container:") || n.driver().equals("host")
           || n.driver().equals("null")) {
@@ -661,11 +676,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       } // a stopped container is connected at its next start, with the event then (as dockerd)
       eps.put(n.name(), s);
       store.update(now.withNetworking(new Container.Networking(eps, ports, now.networking().sandboxKey())));
-    } catch (IOException e) {
-      throw EngineException.system("could not connect container to network " + n.name() + ": " + e.getMessage(), e);
-    } finally {
-      l.unlock();
-    }
+    });
   }
 
   /**
@@ -691,14 +702,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
 
   @Override
   public void disconnect(String ref, Network n, boolean force) {
-    Container c = find(ref);
-    var l = sup.lock(c.id());
-    l.lock();
-    try {
-      Container now = store.get(c.id());
-      if (now == null) {
-        throw EngineException.notFound("No such container: %s", ref);
-      }
+    underLock(ref, "could not disconnect container from network " + n.name(), now -> {
       Map<String, NetworkingConfig.EndpointSettings> eps = new LinkedHashMap<>(now.networking().networks());
       String key = null;
       for (Map.Entry<String, NetworkingConfig.EndpointSettings> e : eps.entrySet()) {
@@ -718,11 +722,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
           : networks.disconnectRunning(now.id(), n);
       store.update(now.withNetworking(new Container.Networking(eps, moved != null ? moved : now.networking().ports(),
           now.networking().sandboxKey())));
-    } catch (IOException e) {
-      throw EngineException.system("could not disconnect container: " + e.getMessage(), e);
-    } finally {
-      l.unlock();
-    }
+    });
   }
 
   // ---- rename, remove, prune ---------------------------------------------------------------------

@@ -1,5 +1,7 @@
 package berth.engine.layer;
 
+import berth.engine.sys.Threads;
+
 import berth.engine.content.Digest;
 import berth.engine.errdefs.EngineException;
 import berth.engine.store.Trees;
@@ -523,17 +525,7 @@ final class TarUnpacker {
     public void close() {
       stopped = true;
       full.clear();
-      boolean interrupted = false;
-      while (thread.isAlive()) {
-        try {
-          thread.join();
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      Threads.joinUninterruptibly(thread);
     }
   }
 

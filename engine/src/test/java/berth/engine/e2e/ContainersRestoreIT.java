@@ -49,10 +49,7 @@ class ContainersRestoreIT {
   @AfterEach
   void tearDown() throws IOException {
     if (docker != null) {
-      List<String> ids = docker.run("ps", "-aq").lines();
-      if (!ids.isEmpty()) {
-        docker.run(Stream.concat(Stream.of("rm", "-f"), ids.stream()).toArray(String[]::new));
-      }
+      docker.removeAllContainers();
     }
     EngineProcess.closeAll(docker, engine, fixtures);
   }

@@ -49,11 +49,7 @@ class ContainersRunIT {
 
   @AfterEach
   void reset() {
-    List<String> ids = docker.run("ps", "-aq").assertOk().lines();
-    if (!ids.isEmpty()) {
-      String[] args = Stream.concat(Stream.of("rm", "-f"), ids.stream()).toArray(String[]::new);
-      docker.run(args).assertOk();
-    }
+    docker.removeAllContainers().assertOk();
   }
 
   private String fmt(String container, String format) {

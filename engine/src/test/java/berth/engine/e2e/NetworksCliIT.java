@@ -92,10 +92,7 @@ class NetworksCliIT {
 
   @AfterEach
   void reset() {
-    List<String> ids = docker.run("ps", "-aq").assertOk().lines();
-    if (!ids.isEmpty()) {
-      docker.run(Stream.concat(Stream.of("rm", "-f"), ids.stream()).toArray(String[]::new)).assertOk();
-    }
+    docker.removeAllContainers().assertOk();
     docker.run("network", "prune", "-f").assertOk();
   }
 

@@ -109,6 +109,17 @@ public final class DockerCli implements AutoCloseable {
 
   // ---- docker -----------------------------------------------------------------------------------
 
+  /** {@code docker rm -f} of every container there is; the result of that rm (or of ps if there were none). */
+  public Result removeAllContainers() {
+    Result ps = run("ps", "-aq");
+    if (!ps.ok() || ps.lines().isEmpty()) {
+      return ps;
+    }
+    List<String> args = new java.util.ArrayList<>(List.of("rm", "-f"));
+    args.addAll(ps.lines());
+    return run(args.toArray(String[]::new));
+  }
+
   /** {@code docker ARGS}. */
   public Result run(String... args) {
     return exec(dockerCommand(args), null, null, null, timeout);

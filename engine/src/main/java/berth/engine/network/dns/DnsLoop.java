@@ -1,5 +1,7 @@
 package berth.engine.network.dns;
 
+import berth.engine.sys.Threads;
+
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.Inet6Address;
@@ -143,17 +145,7 @@ final class DnsLoop implements AutoCloseable {
     running = false;
     selector.wakeup();
     if (Thread.currentThread() != thread) {
-      boolean interrupted = false;
-      while (thread.isAlive()) {
-        try {
-          thread.join();
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      Threads.joinUninterruptibly(thread);
     }
   }
 
@@ -183,14 +175,7 @@ final class DnsLoop implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted waiting for the DNS loop");
     } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof IOException) {
-        throw (IOException) cause;
-      }
-      if (cause instanceof RuntimeException) {
-        throw (RuntimeException) cause;
-      }
-      throw new IOException(cause);
+      throw Threads.rethrow(e);
     }
   }
 

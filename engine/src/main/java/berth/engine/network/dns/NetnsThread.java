@@ -1,5 +1,7 @@
 package berth.engine.network.dns;
 
+import berth.engine.sys.Threads;
+
 import berth.engine.sys.Posix;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -53,17 +55,7 @@ final class NetnsThread implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while entering " + netns);
     } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof IOException) {
-        throw (IOException) cause;
-      }
-      if (cause instanceof RuntimeException) {
-        throw (RuntimeException) cause;
-      }
-      if (cause instanceof Error) {
-        throw (Error) cause;
-      }
-      throw new IOException(cause);
+      throw Threads.rethrow(e);
     }
   }
 
