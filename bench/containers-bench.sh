@@ -4,8 +4,8 @@
 # appended to one TSV and summarised side by side.
 #   sudo ./bench/containers-bench.sh /tmp/bench-results/containers.tsv
 # Groups: info, rss, cli, run (docker run --rm true), lifecycle, exec, logs, concurrent (20 starts), ps (100).
-# Every engine runs containers with --network none (BENCH_RUN_ARGS): Berth has no bridge networking yet
-# (issue #4), so dockerd is measured without its bridge/iptables work too — like for like.
+# Every engine runs containers with --network none (BENCH_RUN_ARGS), as when #3 was measured (Berth had no bridge networking then)
+# and dockerd is measured without its bridge/iptables work too — like for like.
 # Env: N (10), GROUPS_ONLY (the list above), BERTH_SHARED (../shared), SKIP_DOCKERD=1, SKIP_FLOOR=1.
 set -u -o pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -23,35 +23,20 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
+. "$HERE/engines.sh"
 
-wait_sock() { for _ in $(seq 1 150); do curl -sf --unix-socket "$1" http://x/_ping >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
-
-# --- Berth: exactly the documented foreground form
-"$REPO/berth" engine --data-root "$WORK/berth" --host "unix://$WORK/berth.sock" >"$WORK/berth.log" 2>&1 &
-PIDS+=($!)
-wait_sock "$WORK/berth.sock" || { echo "berth did not start:"; tail "$WORK/berth.log"; exit 2; }
-BERTH_PID=$(pgrep -f "berth-engine.jar --data-root $WORK/berth" | head -1)
+start_berth
 DOCKER_HOST="unix://$WORK/berth.sock" ENGINE_PIDS="$BERTH_PID" ONLY="$ONLY_GROUPS" BENCH_RUN_ARGS="--network none" \
   OUT="$OUT" bash "$SHARED/bench/engine-bench.sh" berth
 kill "$BERTH_PID"; wait "${PIDS[0]}" 2>/dev/null
 
 # --- dockerd 20.10 (Debian docker.io) with its own containerd, data root and socket
 if [ "${SKIP_DOCKERD:-0}" != 1 ] && command -v dockerd >/dev/null && command -v containerd >/dev/null; then
-  mkdir -p "$WORK/ctrd" "$WORK/dockerd"
-  containerd --root "$WORK/ctrd/root" --state "$WORK/ctrd/state" --address "$WORK/ctrd.sock" >"$WORK/ctrd.log" 2>&1 &
-  PIDS+=($!); CTRD=$!
-  sleep 2
-  dockerd --containerd "$WORK/ctrd.sock" --data-root "$WORK/dockerd" --exec-root "$WORK/dexec" \
-    --host "unix://$WORK/dockerd.sock" --pidfile "$WORK/dockerd.pid" --bridge none --iptables=false \
-    >"$WORK/dockerd.log" 2>&1 &
-  PIDS+=($!); DD=$!
-  if wait_sock "$WORK/dockerd.sock"; then
+  if start_dockerd --bridge none --iptables=false; then
     DOCKER_HOST="unix://$WORK/dockerd.sock" ENGINE_PIDS="$DD $CTRD" ONLY="$ONLY_GROUPS" \
       BENCH_RUN_ARGS="--network none" OUT="$OUT" bash "$SHARED/bench/engine-bench.sh" dockerd
-  else
-    echo "dockerd did not start:"; tail "$WORK/dockerd.log"
   fi
-  kill "$DD"; sleep 3; kill "$CTRD"
+  stop_dockerd
 fi
 
 # --- the floor: bare runc on the same rootfs

@@ -29,33 +29,19 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
+. "$HERE/engines.sh"
 
-wait_sock() { for _ in $(seq 1 150); do curl -sf --unix-socket "$1" http://x/_ping >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
-
-# --- Berth: exactly the documented foreground form
-"$REPO/berth" engine --data-root "$WORK/berth" --host "unix://$WORK/berth.sock" >"$WORK/berth.log" 2>&1 &
-PIDS+=($!)
-wait_sock "$WORK/berth.sock" || { echo "berth did not start:"; tail "$WORK/berth.log"; exit 2; }
-BERTH_PID=$(pgrep -f "berth-engine.jar --data-root $WORK/berth" | head -1)
+start_berth
 DOCKER_HOST="unix://$WORK/berth.sock" ENGINE_PIDS="$BERTH_PID" ONLY="$ONLY_GROUPS" OUT="$OUT" PORT=18080 \
   bash "$SHARED/bench/engine-bench.sh" berth
 kill "$BERTH_PID"; wait "${PIDS[0]}" 2>/dev/null
 
 # --- dockerd 20.10 (Debian docker.io) with its own containerd, data root and socket, default networking
 if [ "${SKIP_DOCKERD:-0}" != 1 ] && command -v dockerd >/dev/null && command -v containerd >/dev/null; then
-  mkdir -p "$WORK/ctrd" "$WORK/dockerd"
-  containerd --root "$WORK/ctrd/root" --state "$WORK/ctrd/state" --address "$WORK/ctrd.sock" >"$WORK/ctrd.log" 2>&1 &
-  PIDS+=($!); CTRD=$!
-  sleep 2
-  dockerd --containerd "$WORK/ctrd.sock" --data-root "$WORK/dockerd" --exec-root "$WORK/dexec" \
-    --host "unix://$WORK/dockerd.sock" --pidfile "$WORK/dockerd.pid" >"$WORK/dockerd.log" 2>&1 &
-  PIDS+=($!); DD=$!
-  if wait_sock "$WORK/dockerd.sock"; then
+  if start_dockerd; then
     DOCKER_HOST="unix://$WORK/dockerd.sock" ENGINE_PIDS="$DD $CTRD" ONLY="$ONLY_GROUPS" OUT="$OUT" PORT=18180 \
       bash "$SHARED/bench/engine-bench.sh" dockerd
-  else
-    echo "dockerd did not start:"; tail "$WORK/dockerd.log"
   fi
-  kill "$DD"; sleep 3; kill "$CTRD"
+  stop_dockerd
 fi
 python3 "$SHARED/bench/summarize.py" "$OUT"

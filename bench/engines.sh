@@ -1,0 +1,27 @@
+# engines.sh — sourced by the bench scripts: start Berth and Debian's dockerd side by side for one sitting.
+# Needs WORK (a scratch dir) and REPO; appends the pids it starts to PIDS (the caller kills them on exit).
+
+wait_sock() { for _ in $(seq 1 150); do curl -sf --unix-socket "$1" http://x/_ping >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+
+# start_berth — Berth in exactly the documented foreground form; sets BERTH_PID; exits 2 if it does not start
+start_berth() {
+  "$REPO/berth" engine --data-root "$WORK/berth" --host "unix://$WORK/berth.sock" >"$WORK/berth.log" 2>&1 &
+  PIDS+=($!)
+  wait_sock "$WORK/berth.sock" || { echo "berth did not start:"; tail "$WORK/berth.log"; exit 2; }
+  BERTH_PID=$(pgrep -f "berth-engine.jar --data-root $WORK/berth" | head -1)
+}
+
+# start_dockerd [DOCKERD FLAGS…] — dockerd 20.10 with its own containerd, data root and socket; sets DD and
+# CTRD; returns 1 (with its log) if it does not answer
+start_dockerd() {
+  mkdir -p "$WORK/ctrd" "$WORK/dockerd"
+  containerd --root "$WORK/ctrd/root" --state "$WORK/ctrd/state" --address "$WORK/ctrd.sock" >"$WORK/ctrd.log" 2>&1 &
+  PIDS+=($!); CTRD=$!
+  sleep 2
+  dockerd --containerd "$WORK/ctrd.sock" --data-root "$WORK/dockerd" --exec-root "$WORK/dexec" \
+    --host "unix://$WORK/dockerd.sock" --pidfile "$WORK/dockerd.pid" "$@" >"$WORK/dockerd.log" 2>&1 &
+  PIDS+=($!); DD=$!
+  wait_sock "$WORK/dockerd.sock" || { echo "dockerd did not start:"; tail "$WORK/dockerd.log"; return 1; }
+}
+
+stop_dockerd() { kill "$DD"; sleep 3; kill "$CTRD"; }
