@@ -711,7 +711,9 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         }
       }
       if (key == null) {
-        throw EngineException.forbidden("container %s is not connected to network %s", now.id(), n.name());
+        // dockerd answers this with a plain error: 500
+        throw EngineException.system(String.format("container %s is not connected to network %s", now.id(),
+            n.name()), null);
       }
       if (n.driver().equals("host") || n.driver().equals("null")) {
         throw EngineException.invalid("container cannot be disconnected from host network or connected to host "

@@ -748,7 +748,12 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
       eps = resolved;
       if (nets.isEmpty() || !nets.get(0).isBridge()) {
-        return new Attachment(null, eps, Map.of(), false, List.of());
+        // host and none: no interface of ours, but an endpoint ID for each run, as dockerd shows
+        Map<String, EndpointSettings> plain = new LinkedHashMap<>();
+        eps.forEach((k, e) -> plain.put(k, new EndpointSettings(e.ipamConfig(), e.links(), e.macAddress(),
+            e.aliases(), e.driverOpts(), e.gwPriority(), e.networkId(), HexFormat.of().formatHex(randomBytes(32)), "",
+            "", 0, "", "", 0, e.dnsNames())));
+        return new Attachment(null, plain, Map.of(), false, List.of());
       }
       // ports are published on the first network with a way out, as dockerd's gateway endpoint
       primary = nets.stream().filter(n -> !n.internal()).findFirst().orElse(null);

@@ -230,6 +230,8 @@ class NetworksCliIT {
     assertTrue(host.stdout().contains("berth0"), "the host's links are visible: " + host);
     assertTrue(host.stdout().trim().endsWith(Files.readString(Path.of("/proc/sys/kernel/hostname")).trim()),
         host.toString());
+    String hosty = docker.run("run", "-d", "--network", "host", "busybox", "sleep", "300").assertOk().out().trim();
+    assertEquals(64, fmt(hosty, "{{.NetworkSettings.Networks.host.EndpointID}}").length(), "an endpoint, as dockerd");
     Result none = docker.run("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").assertOk();
     assertEquals(1, none.lines().size(), "only lo: " + none);
     String first = docker.run("run", "-d", "--name", "netowner", "--hostname", "owner", "busybox", "sh", "-c", HTTPD)
@@ -268,6 +270,7 @@ class NetworksCliIT {
     assertNotEquals(0, after.exitCode(), after.toString());
     Result notThere = docker.run("network", "disconnect", "right", c);
     assertNotEquals(0, notThere.exitCode());
+    assertTrue(notThere.stderr().contains("is not connected to network right"), notThere.toString());
     // a stopped container can be connected; its next start uses the network
     docker.run("stop", "-t", "0", c).assertOk();
     docker.run("network", "connect", "right", c).assertOk();
