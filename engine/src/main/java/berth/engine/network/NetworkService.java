@@ -66,7 +66,9 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   private final EventBus events;
   private final Ipam ipam;
   private final Firewall firewall;
-  private final EmbeddedDns dns;
+  /** Made with the first container on a user-defined network: its thread and selector cost memory. */
+  private EmbeddedDns dns;
+  private final Object dnsLock = new Object();
   // Written under the monitor; read without it by the DNS thread (lookup, reverse, upstreams), which must never
   // wait for the monitor: detach waits for the DNS thread while others may hold the monitor.
   private final Map<String, Network> networks = new java.util.concurrent.ConcurrentHashMap<>();
@@ -135,7 +137,15 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         bringUp(n);
       }
     }
-    this.dns = new EmbeddedDns(this);
+  }
+
+  private EmbeddedDns dns() {
+    synchronized (dnsLock) {
+      if (dns == null) {
+        dns = new EmbeddedDns(this);
+      }
+      return dns;
+    }
   }
 
   public void setContainers(Containers c) {
@@ -783,7 +793,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       Map<String, List<HostConfig.PortBinding>> ports = primary != null ? publish(sb, primary, hc, exposed)
           : unpublished(hc, exposed);
       if (nets.stream().anyMatch(Network::userDefined)) {
-        dns.attach(id, sb.netns);
+        dns().attach(id, sb.netns);
         sb.dns = true;
       }
       ok = true;
@@ -1011,7 +1021,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
     }
     if (sb.dns) {
-      dns.detach(id);
+      dns().detach(id);
     }
     if (sb.portNetwork != null) {
       try {
@@ -1105,7 +1115,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         }
       }
       if (sb.dns) {
-        dns.attach(id, netns);
+        dns().attach(id, netns);
       }
     } catch (IOException | RuntimeException e) {
       LOG.log(Level.WARNING, "could not restore the network of " + name, e);
@@ -1172,7 +1182,7 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     boolean dnsStarted = false;
     if (n.userDefined() && !sb.dns) {
       try {
-        dns.attach(id, sb.netns);
+        dns().attach(id, sb.netns);
         sb.dns = true;
         dnsStarted = true;
       } catch (IOException | RuntimeException e) {
@@ -1352,7 +1362,11 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
    * namespace directory go (they are made again at the next start). With live containers everything stays.
    */
   public void close() {
-    dns.close();
+    synchronized (dnsLock) {
+      if (dns != null) {
+        dns.close();
+      }
+    }
     boolean idle;
     synchronized (this) {
       idle = sandboxes.isEmpty();
