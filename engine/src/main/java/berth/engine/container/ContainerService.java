@@ -686,8 +686,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
    */
   private void etcFilesAfterConnect(Container c, String ip, boolean dnsStarted) throws IOException {
     Path d = containerDirOf(c.id());
-    String hostname = c.config().hostname() != null && !c.config().hostname().isEmpty() ? c.config().hostname()
-        : c.id().substring(0, 12);
+    String hostname = Supervisor.hostname(c);
     Path hosts = d.resolve("hosts");
     if (ip != null && !ip.isEmpty() && Files.exists(hosts)) {
       Files.writeString(hosts, ip + "\t" + hostname + "\n", java.nio.file.StandardOpenOption.APPEND);

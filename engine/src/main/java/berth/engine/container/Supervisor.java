@@ -327,6 +327,12 @@ final class Supervisor {
     return t;
   }
 
+  /** A container's own hostname off the host network: {@code --hostname}, else its short ID. */
+  static String hostname(Container c) {
+    String h = c.config().hostname();
+    return h != null && !h.isEmpty() ? h : c.id().substring(0, 12);
+  }
+
   /**
    * /etc/hostname, /etc/hosts and /etc/resolv.conf, kept with the container and bind-mounted; a container that
    * joins another's network shares that one's files, as with dockerd.
@@ -340,9 +346,7 @@ final class Supervisor {
     Path resolv = d.resolve("resolv.conf");
     if (joined == null) {
       boolean hostNet = "host".equals(c.hostConfig().networkMode());
-      String hostname = hostNet ? berth.engine.sys.Host.hostname()
-          : c.config().hostname() != null && !c.config().hostname().isEmpty() ? c.config().hostname()
-          : c.id().substring(0, 12);
+      String hostname = hostNet ? berth.engine.sys.Host.hostname() : hostname(c);
       HostConfig h = c.hostConfig();
       // rewritten at every start: no need for AtomicFiles' fsync
       Files.write(hn, (hostname + "\n").getBytes(StandardCharsets.UTF_8));
@@ -357,14 +361,6 @@ final class Supervisor {
     }
     out.add(new OciSpecBuilder.BindMount(hosts.toString(), "/etc/hosts", false, "rprivate"));
     return out;
-  }
-
-  private static String readOr(Path p, String dflt) {
-    try {
-      return Files.readString(p, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      return dflt;
-    }
   }
 
   /** Undoes a run: runc state, the root filesystem mount, the cgroup and the run directory. */

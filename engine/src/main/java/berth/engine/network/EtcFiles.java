@@ -51,22 +51,8 @@ public final class EtcFiles {
    */
   public static String resolvConf(boolean hostNet, boolean embedded, List<String> dns, List<String> search,
       List<String> options) {
-    String host = readOr(Path.of("/etc/resolv.conf"), "");
-    List<String> servers = new ArrayList<>();
-    List<String> hostSearch = new ArrayList<>();
-    List<String> hostOptions = new ArrayList<>();
-    for (String line : host.split("\n")) {
-      String[] f = line.trim().split("\\s+");
-      if (f.length < 2 || f[0].startsWith("#") || f[0].startsWith(";")) {
-        continue;
-      }
-      switch (f[0]) {
-        case "nameserver" -> servers.add(f[1]);
-        case "search", "domain" -> hostSearch.addAll(List.of(f).subList(1, f.length));
-        case "options" -> hostOptions.addAll(List.of(f).subList(1, f.length));
-        default -> { }
-      }
-    }
+    HostResolv host = HostResolv.read();
+    List<String> servers = host.servers();
     List<String> ns;
     if (embedded) {
       ns = List.of(EMBEDDED_DNS);
@@ -80,8 +66,8 @@ public final class EtcFiles {
         ns = List.of("8.8.8.8", "8.8.4.4");
       }
     }
-    List<String> s = search != null && !search.isEmpty() ? search : hostSearch;
-    List<String> o = new ArrayList<>(options != null && !options.isEmpty() ? options : hostOptions);
+    List<String> s = search != null && !search.isEmpty() ? search : host.search();
+    List<String> o = new ArrayList<>(options != null && !options.isEmpty() ? options : host.options());
     if (embedded && o.stream().noneMatch(x -> x.startsWith("ndots:"))) {
       o.add("ndots:0");
     }
@@ -105,7 +91,7 @@ public final class EtcFiles {
   /** The servers the embedded DNS forwards to: {@code --dns}, else the host's (loopback ones included). */
   static List<InetSocketAddress> upstreams(List<String> dns) {
     List<InetSocketAddress> out = new ArrayList<>();
-    List<String> servers = dns != null && !dns.isEmpty() ? dns : hostServers();
+    List<String> servers = dns != null && !dns.isEmpty() ? dns : HostResolv.read().servers();
     for (String s : servers) {
       try {
         out.add(new InetSocketAddress(java.net.InetAddress.getByName(s), 53));
@@ -121,15 +107,24 @@ public final class EtcFiles {
     return l.isEmpty() ? List.of("no server") : l;
   }
 
-  private static List<String> hostServers() {
-    List<String> out = new ArrayList<>();
-    for (String line : readOr(Path.of("/etc/resolv.conf"), "").split("\n")) {
-      String[] f = line.trim().split("\\s+");
-      if (f.length >= 2 && f[0].equals("nameserver")) {
-        out.add(f[1]);
+  /** The host's /etc/resolv.conf: its nameservers, search domains and options. */
+  private record HostResolv(List<String> servers, List<String> search, List<String> options) {
+    static HostResolv read() {
+      HostResolv r = new HostResolv(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+      for (String line : readOr(Path.of("/etc/resolv.conf"), "").split("\n")) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length < 2 || f[0].startsWith("#") || f[0].startsWith(";")) {
+          continue;
+        }
+        switch (f[0]) {
+          case "nameserver" -> r.servers.add(f[1]);
+          case "search", "domain" -> r.search.addAll(List.of(f).subList(1, f.length));
+          case "options" -> r.options.addAll(List.of(f).subList(1, f.length));
+          default -> { }
+        }
       }
+      return r;
     }
-    return out;
   }
 
   private static boolean isLoopback(String s) {

@@ -167,9 +167,9 @@ final class Links {
 
   /** The first name prefix0, prefix1 … that no link in the namespace has. */
   static String freeName(Path netns, String prefix) throws IOException {
-    String links = Command.check(List.of(NSENTER, "--net=" + netns, IP, "-o", "link", "show"), null, TIMEOUT_MS);
+    List<String> links = interfaces(netns);
     for (int i = 0; ; i++) {
-      if (!links.contains(": " + prefix + i + ":") && !links.contains(": " + prefix + i + "@")) {
+      if (!links.contains(prefix + i)) {
         return prefix + i;
       }
     }

@@ -1416,9 +1416,4 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     RANDOM.nextBytes(b);
     return b;
   }
-
-  /** For {@link Containers} implementations: the networks a container's endpoints name, by ID. */
-  public synchronized Network byId(String id) {
-    return networks.get(id);
-  }
 }

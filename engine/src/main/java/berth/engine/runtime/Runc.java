@@ -1,17 +1,14 @@
 package berth.engine.runtime;
 
 import berth.engine.errdefs.EngineException;
+import berth.engine.sys.Command;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The runc commands the engine runs itself (the monitor runs {@code create} and {@code exec}). Every
@@ -122,43 +119,20 @@ public final class Runc {
     cmd.add("--root");
     cmd.add(root.toString());
     cmd.addAll(List.of(args));
-    Process p;
+    Command.Result r;
     try {
-      p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      r = Command.run(cmd, null, TIMEOUT_SECONDS * 1000L); // both pipes drained apart: the timeout holds
+    } catch (Command.TimeoutException e) {
+      throw new RuncException("runc " + args[0] + " timed out after " + TIMEOUT_SECONDS + " s");
+    } catch (java.io.InterruptedIOException e) {
+      throw new RuncException("interrupted");
     } catch (IOException e) {
       throw EngineException.unavailable("cannot run %s: %s", binary, e.getMessage());
     }
-    // Both pipes are drained on their own threads, so the timeout below holds even if runc hangs.
-    CompletableFuture<byte[]> out = drain(p.getInputStream(), "runc-stdout");
-    CompletableFuture<byte[]> err = drain(p.getErrorStream(), "runc-stderr");
-    try {
-      if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new RuncException("runc " + args[0] + " timed out after " + TIMEOUT_SECONDS + " s");
-      }
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new RuncException("interrupted");
+    if (!r.ok()) {
+      throw new RuncException(message(r.err(), r.exit()));
     }
-    if (p.exitValue() != 0) {
-      throw new RuncException(message(new String(err.join(), StandardCharsets.UTF_8), p.exitValue()));
-    }
-    return new String(out.join(), StandardCharsets.UTF_8);
-  }
-
-  private static CompletableFuture<byte[]> drain(InputStream in, String name) {
-    CompletableFuture<byte[]> f = new CompletableFuture<>();
-    Thread t = new Thread(() -> {
-      try (in) {
-        f.complete(in.readAllBytes());
-      } catch (IOException e) {
-        f.complete(new byte[0]);
-      }
-    }, name);
-    t.setDaemon(true);
-    t.start();
-    return f;
+    return r.out();
   }
 
   /** runc's error lines look like {@code time="…" level=error msg="container not running"}: keep the msg. */

@@ -23,6 +23,13 @@ public final class Command {
 
   private Command() {}
 
+  /** The tool outlived its deadline (it was killed). */
+  public static final class TimeoutException extends IOException {
+    TimeoutException(String message) {
+      super(message);
+    }
+  }
+
   /** What a finished command left: exit status and both outputs. */
   public record Result(int exit, String out, String err) {
     public boolean ok() {
@@ -46,7 +53,11 @@ public final class Command {
     return name;
   }
 
-  /** Runs argv with {@code stdin} (may be null), killing it after {@code timeoutMillis}. */
+  /**
+   * Runs argv with {@code stdin} (may be null), killing it after {@code timeoutMillis}: then
+   * {@link TimeoutException}; an interrupt gives {@link java.io.InterruptedIOException}; a tool that cannot be
+   * started gives ProcessBuilder's own IOException.
+   */
   public static Result run(List<String> argv, byte[] stdin, long timeoutMillis) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(argv);
     if (stdin == null) {
@@ -65,14 +76,16 @@ public final class Command {
     try {
       if (!p.waitFor(timeoutMillis, TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        throw new IOException(argv.get(0) + " did not finish within " + timeoutMillis + " ms");
+        throw new TimeoutException(argv.get(0) + " did not finish within " + timeoutMillis + " ms");
       }
       return new Result(p.exitValue(), new String(out.join(), StandardCharsets.UTF_8),
           new String(err.join(), StandardCharsets.UTF_8).trim());
     } catch (InterruptedException e) {
       p.destroyForcibly();
       Thread.currentThread().interrupt();
-      throw new IOException("interrupted while running " + argv.get(0), e);
+      java.io.InterruptedIOException x = new java.io.InterruptedIOException("interrupted while running " + argv.get(0));
+      x.initCause(e);
+      throw x;
     }
   }
 
