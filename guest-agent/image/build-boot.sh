@@ -138,7 +138,7 @@ for t in "${tools[@]}"; do
   cp -L "$src" "$ST/$dst"
 done
 ln -s tini-static "$ST/usr/bin/tini"
-ln -s ../usr/bin/tini-static "$ST/usr/sbin/docker-init"
+ln -s ../bin/tini-static "$ST/usr/sbin/docker-init"
 for n in mkfs.ext4 mkfs.ext3 mkfs.ext2; do ln -s mke2fs "$ST/usr/sbin/$n"; done
 for n in fsck.ext4 fsck.ext3 fsck.ext2; do ln -s e2fsck "$ST/usr/sbin/$n"; done
 # iptables as Debian's alternatives set it up: nf_tables by default, the legacy back end by its own names

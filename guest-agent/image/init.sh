@@ -8,10 +8,25 @@
 #   berth.debug                                       trace this script on the console
 # Every step reports on the console as "BERTH-GUEST ..." so the host can tell how far a boot got.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# Debian's busybox runs its own applet for a bare command name even when PATH has the real tool (ps, ip,
+# unshare...): this script's ip is busybox's, which does what it needs; the engine execs by full path.
 export HOME=/root LANG=C.UTF-8
 umask 022
 
 say() { echo "BERTH-GUEST $*"; }
+
+# The kernel unpacks the initramfs into "rootfs", which pivot_root(2) cannot leave: runc would fail every
+# container with "pivot_root .: invalid argument". So the tree is copied once into a tmpfs that becomes the root
+# (switch_root frees rootfs's copy), and this script starts again from there.
+if [ ! -e /.berth-root ]; then
+  mount -t tmpfs -o mode=0755 root /mnt || { echo "BERTH-GUEST FAILED root tmpfs"; poweroff -f; }
+  for e in /* /.[!.]*; do
+    case "$e" in /mnt|/proc|/sys|/dev|"/.[!.]*") ;; *) cp -a "$e" /mnt/ ;; esac
+  done
+  mkdir -p /mnt/proc /mnt/sys /mnt/dev
+  : > /mnt/.berth-root
+  exec switch_root /mnt /init
+fi
 
 mount -t proc proc /proc
 mount -t sysfs sys /sys
