@@ -1,0 +1,155 @@
+package berth.agent;
+
+import berth.agent.engine.EngineSupervisor;
+import berth.agent.ready.Readiness;
+import berth.agent.sshd.AgentControl;
+import berth.agent.sshd.AgentSshServer;
+import berth.engine.Version;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.ConsoleHandler;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The guest's main program: starts the engine in this JVM and the SSH server the host talks to, prints
+ * {@link Readiness#LINE} once both are up, and on SIGTERM (or {@code berth-agent shutdown}) stops the engine
+ * (its containers are stopped, as dockerd does when its host shuts down), then the server, and exits 0.
+ */
+@Command(name = "berth-agent", mixinStandardHelpOptions = true, versionProvider = Agent.VersionProvider.class,
+    description = "The Berth guest agent: the engine and an SSH server for the host.")
+public final class Agent implements Callable<Integer>, AgentControl {
+  private static final Logger LOG = Logger.getLogger("berth.agent");
+  // java.util.logging keeps loggers weakly: hold the ones whose level is set here
+  private static final Logger BERTH = Logger.getLogger("berth");
+  private static final Logger NETTY = Logger.getLogger("io.netty");
+  private static final Logger SSHD = Logger.getLogger("org.apache.sshd");
+  static final Duration ENGINE_READY_TIMEOUT = Duration.ofSeconds(120);
+  /** How long a {@code berth-agent shutdown} reply gets to reach the host before the server goes. */
+  static final Duration REPLY_GRACE = Duration.ofMillis(500);
+
+  @Option(names = "--data-root", required = true, description = "The engine's data root (the data disk)")
+  Path dataRoot;
+
+  @Option(names = "--engine-socket", required = true, description = "The engine's API socket")
+  Path engineSocket;
+
+  @Option(names = "--ssh-port", defaultValue = "22", description = "The SSH server's port (default 22)")
+  int sshPort;
+
+  @Option(names = "--ssh-address", defaultValue = "0.0.0.0", description = "The SSH server's address (default all)")
+  String sshAddress;
+
+  @Option(names = "--authorized-keys", required = true, description = "OpenSSH authorized_keys: the keys allowed in")
+  Path authorizedKeys;
+
+  @Option(names = "--host-key", required = true, description = "The SSH host key, generated here on first start")
+  Path hostKey;
+
+  @Option(names = {"-D", "--debug"}, description = "Debug logging")
+  boolean debug;
+
+  private final CountDownLatch exit = new CountDownLatch(1);
+  private volatile EngineSupervisor engine;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Agent()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    setUpLogging(debug);
+    if (!Files.isRegularFile(authorizedKeys)) {
+      // not fatal: the file is re-read on each login, so keys written later still work
+      LOG.warning("no authorized keys file at " + authorizedKeys + ": every login is refused until it exists");
+    }
+    try {
+      engine = EngineSupervisor.start(dataRoot, engineSocket);
+    } catch (IOException | RuntimeException e) {
+      System.err.println("berth-agent: the engine failed to start: " + e.getMessage());
+      LOG.log(Level.FINE, "engine start", e);
+      return 1;
+    }
+    AgentSshServer sshd;
+    try {
+      sshd = AgentSshServer.start(new AgentSshServer.Settings(sshAddress, sshPort, authorizedKeys, hostKey,
+          engineSocket), this);
+    } catch (IOException | RuntimeException e) {
+      System.err.println("berth-agent: the SSH server failed to start on port " + sshPort + ": " + e.getMessage());
+      engine.stop();
+      return 1;
+    }
+    // SIGTERM and SIGINT end the agent with status 0; the hook covers any other exit.
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> exit.countDown());
+    sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> exit.countDown());
+    Thread hook = new Thread(() -> stopAll(sshd), "agent-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    LOG.info("SSH server listening on " + sshAddress + ":" + sshd.port());
+    if (!Readiness.announce(engine, ENGINE_READY_TIMEOUT, System.out)) {
+      LOG.severe("the engine does not answer /_ping on " + engineSocket + "; not announcing readiness");
+    }
+    exit.await();
+    Runtime.getRuntime().removeShutdownHook(hook);
+    stopAll(sshd);
+    LOG.info("agent stopped");
+    return 0;
+  }
+
+  private void stopAll(AgentSshServer sshd) {
+    engine.stop();
+    try {
+      Thread.sleep(REPLY_GRACE.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      sshd.close();
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "error while stopping the SSH server", e);
+    }
+  }
+
+  @Override
+  public boolean awaitEngine(Duration timeout) throws InterruptedException {
+    return engine.awaitPing(timeout);
+  }
+
+  @Override
+  public void shutdown() {
+    engine.stop();
+    exit.countDown();
+  }
+
+  private static void setUpLogging(boolean debug) {
+    System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+    Logger root = Logger.getLogger("");
+    for (var h : root.getHandlers()) {
+      root.removeHandler(h);
+    }
+    ConsoleHandler h = new ConsoleHandler(); // stderr: stdout carries only the readiness line
+    h.setFormatter(new SimpleFormatter());
+    h.setLevel(debug ? Level.FINE : Level.INFO);
+    root.addHandler(h);
+    root.setLevel(Level.INFO);
+    BERTH.setLevel(debug ? Level.FINE : Level.INFO);
+    NETTY.setLevel(Level.WARNING);
+    // SSHD logs every connection at INFO through SLF4J; keep its warnings only
+    SSHD.setLevel(debug ? Level.INFO : Level.WARNING);
+  }
+
+  /** Prints Berth's version for --version. */
+  static final class VersionProvider implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"Berth guest agent " + Version.VERSION};
+    }
+  }
+}
