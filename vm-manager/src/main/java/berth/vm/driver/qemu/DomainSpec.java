@@ -1,0 +1,49 @@
+package berth.vm.driver.qemu;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Everything that goes into one machine's libvirt domain, resolved to plain values (paths, numbers), so that
+ * {@link DomainXml} is a pure function of it.
+ *
+ * @param type the libvirt domain type: "qemu" (TCG), "kvm" or "hvf"
+ * @param arch "x86_64" or "aarch64"
+ * @param owner the numeric uid:gid QEMU runs as (the machine directory's owner), Linux only
+ * @param virtiofsd the virtiofsd binary, or empty to let libvirt find one
+ */
+record DomainSpec(String domainName, String machineName, Path machineDir, String type, String arch, int cpus,
+    long memoryMib, Path kernel, Path initrd, String cmdline, Path dataDisk, Path consoleLog, List<Share> shares,
+    int sshPort, Optional<Path> virtiofsd, Optional<String> owner) {
+
+  /** A host directory and the virtiofs tag it gets in the guest. */
+  record Share(Path source, String tag, String target) {}
+
+  /** The virtiofs tag of the i-th share. */
+  static String shareTag(int i) {
+    return "berth" + i;
+  }
+
+  /**
+   * The kernel command line the guest's init reads (see the helpers' brief): console, panic=-1 so a panic
+   * ends the VM, the machine's public key in base64, the data disk, each share as tag:guest-path, then the
+   * user's extra words.
+   */
+  static String cmdline(String arch, String publicKeyLine, String dataDevice, List<Share> shares, List<String> extra) {
+    List<String> w = new ArrayList<>();
+    w.add("console=" + ("aarch64".equals(arch) ? "ttyAMA0" : "ttyS0"));
+    w.add("panic=-1");
+    w.add("quiet");
+    w.add("berth.key=" + Base64.getEncoder().encodeToString(publicKeyLine.strip().getBytes(
+        java.nio.charset.StandardCharsets.UTF_8)));
+    w.add("berth.data=" + dataDevice);
+    for (Share s : shares) {
+      w.add("berth.share=" + s.tag() + ":" + s.target());
+    }
+    w.addAll(extra);
+    return String.join(" ", w);
+  }
+}

@@ -1,0 +1,207 @@
+package berth.vm.driver.qemu;
+
+import java.io.ByteArrayInputStream;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.xml.XMLConstants;
+import javax.xml.parsers.DocumentBuilder;
+import javax.xml.parsers.DocumentBuilderFactory;
+import javax.xml.transform.OutputKeys;
+import javax.xml.transform.Transformer;
+import javax.xml.transform.TransformerFactory;
+import javax.xml.transform.dom.DOMSource;
+import javax.xml.transform.stream.StreamResult;
+import org.w3c.dom.Document;
+import org.w3c.dom.Element;
+import org.w3c.dom.NodeList;
+
+/**
+ * A machine's libvirt domain XML, built from a {@link DomainSpec} (pure; unit-tested by parsing it back), and
+ * the two facts read back from a live domain's XML: whose machine it is and its SSH port.
+ *
+ * <p>Choices, with the measurements behind them in shared/notes/guest-boot.md §5:
+ * <ul>
+ *   <li>direct kernel boot; {@code <acpi/>} because without it libvirt passes -no-acpi and the guest's
+ *       poweroff only halts, and the ACPI power button is how {@code stop} asks the guest to shut down;
+ *   <li>on_poweroff/on_reboot/on_crash destroy: a guest that powers off, reboots or panics ends the VM;
+ *   <li>networking through {@code <qemu:commandline>}: libvirt 9.0's user interface has no hostfwd, and the
+ *       device needs an explicit PCI address or QEMU refuses the slot libvirt already gave away;
+ *   <li>the serial console is a pty whose output libvirt (virtlogd) copies to the console log: unlike a
+ *       plain file chardev, a pty keeps the guest's stdin open (a console shell on ttyS0 does not read EOF)
+ *       and leaves room for an interactive console later;
+ *   <li>QEMU runs as the machine directory's owner with no relabelling (static DAC label): libvirt then
+ *       neither chowns the user's disk, kernel and shares to libvirt-qemu nor needs them world-readable;
+ *   <li>virtiofs needs shared guest memory (memfd), so that is set only when there are shares;
+ *   <li>no memory balloon, no USB controller: nothing in the guest uses them.
+ * </ul>
+ */
+final class DomainXml {
+  private DomainXml() {}
+
+  static final String QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0";
+  /** The metadata namespace that marks a domain as Berth's and names its machine directory. */
+  static final String BERTH_NS = "https://berth.dev/xmlns/libvirt/machine/1";
+  static final String NETDEV_ID = "berthnet";
+  /** A PCI slot well clear of the ones libvirt assigns in order (notes §5). */
+  static final String NIC_PCI_ADDR = "0x10";
+  private static final Pattern HOSTFWD = Pattern.compile("hostfwd=tcp:127\\.0\\.0\\.1:(\\d+)-:22\\b");
+
+  static String build(DomainSpec s) {
+    Document d = newBuilder().newDocument();
+    Element dom = d.createElement("domain");
+    d.appendChild(dom);
+    dom.setAttribute("type", s.type());
+    dom.setAttributeNS(XMLConstants.XMLNS_ATTRIBUTE_NS_URI, "xmlns:qemu", QEMU_NS);
+    text(dom, "name", s.domainName());
+    Element meta = child(dom, "metadata");
+    Element mark = d.createElementNS(BERTH_NS, "berth:machine");
+    mark.setAttribute("name", s.machineName());
+    mark.setAttribute("dir", s.machineDir().toString());
+    meta.appendChild(mark);
+    text(dom, "memory", Long.toString(s.memoryMib())).setAttribute("unit", "MiB");
+    text(dom, "vcpu", Integer.toString(s.cpus()));
+    if (!s.shares().isEmpty()) {
+      Element mb = child(dom, "memoryBacking");
+      child(mb, "source").setAttribute("type", "memfd");
+      child(mb, "access").setAttribute("mode", "shared");
+    }
+    Element os = child(dom, "os");
+    Element type = text(os, "type", "hvm");
+    type.setAttribute("arch", s.arch());
+    type.setAttribute("machine", "aarch64".equals(s.arch()) ? "virt" : "pc");
+    text(os, "kernel", s.kernel().toString());
+    text(os, "initrd", s.initrd().toString());
+    text(os, "cmdline", s.cmdline());
+    child(child(dom, "features"), "acpi");
+    if (!"qemu".equals(s.type())) {
+      // with hardware acceleration the guest sees the host's CPU; under TCG QEMU's default model is cheapest
+      child(dom, "cpu").setAttribute("mode", "host-passthrough");
+    }
+    child(dom, "clock").setAttribute("offset", "utc");
+    text(dom, "on_poweroff", "destroy");
+    text(dom, "on_reboot", "destroy");
+    text(dom, "on_crash", "destroy");
+
+    Element dev = child(dom, "devices");
+    Element disk = child(dev, "disk");
+    disk.setAttribute("type", "file");
+    disk.setAttribute("device", "disk");
+    Element drv = child(disk, "driver");
+    drv.setAttribute("name", "qemu");
+    drv.setAttribute("type", "qcow2");
+    drv.setAttribute("discard", "unmap"); // the guest's fstrim gives space back to the host
+    child(disk, "source").setAttribute("file", s.dataDisk().toString());
+    Element target = child(disk, "target");
+    target.setAttribute("dev", "vda");
+    target.setAttribute("bus", "virtio");
+    for (DomainSpec.Share sh : s.shares()) {
+      Element fs = child(dev, "filesystem");
+      fs.setAttribute("type", "mount");
+      fs.setAttribute("accessmode", "passthrough");
+      child(fs, "driver").setAttribute("type", "virtiofs");
+      s.virtiofsd().ifPresent(p -> child(fs, "binary").setAttribute("path", p.toString()));
+      child(fs, "source").setAttribute("dir", sh.source().toString());
+      child(fs, "target").setAttribute("dir", sh.tag());
+    }
+    Element usb = child(dev, "controller");
+    usb.setAttribute("type", "usb");
+    usb.setAttribute("model", "none");
+    Element serial = child(dev, "serial");
+    serial.setAttribute("type", "pty");
+    Element log = child(serial, "log");
+    log.setAttribute("file", s.consoleLog().toString());
+    log.setAttribute("append", "on"); // the driver rotates the log itself before each start
+    child(serial, "target").setAttribute("port", "0");
+    child(dev, "memballoon").setAttribute("model", "none");
+
+    s.owner().ifPresent(owner -> {
+      Element sec = child(dom, "seclabel");
+      sec.setAttribute("type", "static");
+      sec.setAttribute("model", "dac");
+      sec.setAttribute("relabel", "no");
+      text(sec, "label", owner);
+    });
+
+    Element cl = d.createElementNS(QEMU_NS, "qemu:commandline");
+    dom.appendChild(cl);
+    for (String a : new String[] {"-netdev", "user,id=" + NETDEV_ID + ",hostfwd=tcp:127.0.0.1:" + s.sshPort() + "-:22",
+        "-device", "virtio-net-pci,netdev=" + NETDEV_ID + ",addr=" + NIC_PCI_ADDR}) {
+      Element arg = d.createElementNS(QEMU_NS, "qemu:arg");
+      arg.setAttribute("value", a);
+      cl.appendChild(arg);
+    }
+    return serialize(d);
+  }
+
+  /** The machine directory recorded in a domain's Berth metadata; empty for a domain Berth did not make. */
+  static Optional<String> machineDir(String xml) {
+    Document d = parse(xml);
+    NodeList marks = d.getElementsByTagNameNS(BERTH_NS, "machine");
+    if (marks.getLength() == 0) {
+      return Optional.empty();
+    }
+    String dir = ((Element) marks.item(0)).getAttribute("dir");
+    return dir.isEmpty() ? Optional.empty() : Optional.of(dir);
+  }
+
+  /** The host port forwarded to the guest's SSH port, from a domain's qemu:commandline. */
+  static OptionalInt sshPort(String xml) {
+    NodeList args = parse(xml).getElementsByTagNameNS(QEMU_NS, "arg");
+    for (int i = 0; i < args.getLength(); i++) {
+      Matcher m = HOSTFWD.matcher(((Element) args.item(i)).getAttribute("value"));
+      if (m.find()) {
+        return OptionalInt.of(Integer.parseInt(m.group(1)));
+      }
+    }
+    return OptionalInt.empty();
+  }
+
+  static Document parse(String xml) {
+    try {
+      return newBuilder().parse(new ByteArrayInputStream(xml.getBytes(StandardCharsets.UTF_8)));
+    } catch (Exception e) {
+      throw new IllegalArgumentException("not a domain XML: " + e.getMessage(), e);
+    }
+  }
+
+  private static DocumentBuilder newBuilder() {
+    try {
+      DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
+      f.setNamespaceAware(true);
+      f.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+      return f.newDocumentBuilder();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static String serialize(Document d) {
+    try {
+      Transformer t = TransformerFactory.newInstance().newTransformer();
+      t.setOutputProperty(OutputKeys.OMIT_XML_DECLARATION, "yes");
+      t.setOutputProperty(OutputKeys.INDENT, "yes");
+      t.setOutputProperty("{http://xml.apache.org/xslt}indent-amount", "2");
+      StringWriter w = new StringWriter();
+      t.transform(new DOMSource(d), new StreamResult(w));
+      return w.toString();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static Element child(Element parent, String name) {
+    Element e = parent.getOwnerDocument().createElement(name);
+    parent.appendChild(e);
+    return e;
+  }
+
+  private static Element text(Element parent, String name, String text) {
+    Element e = child(parent, name);
+    e.setTextContent(text);
+    return e;
+  }
+}

@@ -1,0 +1,53 @@
+package berth.vm.driver.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import berth.vm.MachineException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BootImageTest {
+  @TempDir
+  Path dir;
+
+  private static byte[] bzImage() {
+    byte[] b = new byte[0x300];
+    System.arraycopy("HdrS".getBytes(), 0, b, 0x202, 4);
+    return b;
+  }
+
+  @Test
+  void vmlinuxIsPreferredOverVmlinuz() throws Exception {
+    Files.write(dir.resolve("vmlinuz"), bzImage());
+    Files.write(dir.resolve("initrd.img"), new byte[] {0x1f, (byte) 0x8b, 8, 0});
+    assertEquals(dir.resolve("vmlinuz"), BootImage.in(dir).kernel());
+    Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F', 2, 1});
+    BootImage b = BootImage.in(dir);
+    assertEquals(dir.resolve("vmlinux"), b.kernel());
+    assertEquals(dir.resolve("initrd.img"), b.initrd());
+  }
+
+  @Test
+  void eachMissingOrCorruptFileIsNamed() throws Exception {
+    assertEquals(List.of("no kernel: neither " + dir.resolve("vmlinux") + " nor " + dir.resolve("vmlinuz") + " exists",
+        "no initramfs: " + dir.resolve("initrd.img") + " does not exist"), BootImage.problems(dir));
+    Files.writeString(dir.resolve("vmlinux"), "not a kernel");
+    Files.writeString(dir.resolve("initrd.img"), "");
+    MachineException e = assertThrows(MachineException.class, () -> BootImage.in(dir));
+    assertEquals(MachineException.Kind.BROKEN, e.kind());
+    assertTrue(e.getMessage().contains(dir.resolve("vmlinux") + " is corrupt: not an ELF kernel"), e.getMessage());
+    assertTrue(e.getMessage().contains(dir.resolve("initrd.img") + " is corrupt"), e.getMessage());
+  }
+
+  @Test
+  void aMissingDirectorySaysHowToBuildIt() {
+    List<String> p = BootImage.problems(dir.resolve("image"));
+    assertEquals(1, p.size());
+    assertTrue(p.get(0).contains("build-boot.sh " + dir.resolve("image")), p.get(0));
+  }
+}

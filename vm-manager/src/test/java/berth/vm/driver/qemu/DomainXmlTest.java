@@ -1,0 +1,127 @@
+package berth.vm.driver.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import javax.xml.xpath.XPath;
+import javax.xml.xpath.XPathConstants;
+import javax.xml.xpath.XPathFactory;
+import org.junit.jupiter.api.Test;
+import org.w3c.dom.Document;
+import org.w3c.dom.NodeList;
+
+class DomainXmlTest {
+  private static final String KEY = "ecdsa-sha2-nistp256 AAAAE2VjZHNh test@host";
+  private static final Path DIR = Path.of("/home/u/.berth/machines/dev & co");
+
+  private static DomainSpec spec(String type, List<DomainSpec.Share> shares) {
+    String cmdline = DomainSpec.cmdline("x86_64", KEY + "\n", "/dev/vda", shares, List.of("berth.debug"));
+    return new DomainSpec("berth-dev", "dev", DIR, type, "x86_64", 2, 1536, Path.of("/img/vmlinux"),
+        Path.of("/img/initrd.img"), cmdline, DIR.resolve("data.qcow2"), DIR.resolve("console.log"), shares, 40222,
+        Optional.of(Path.of("/usr/lib/qemu/virtiofsd")), Optional.of("+1000:+1000"));
+  }
+
+  private static String x(Document d, String path) throws Exception {
+    XPath xp = XPathFactory.newInstance().newXPath();
+    return (String) xp.evaluate(path, d, XPathConstants.STRING);
+  }
+
+  private static int count(Document d, String path) throws Exception {
+    XPath xp = XPathFactory.newInstance().newXPath();
+    return ((NodeList) xp.evaluate(path, d, XPathConstants.NODESET)).getLength();
+  }
+
+  @Test
+  void aTcgDomainBootsTheKernelDirectlyWithTheDiskConsoleAndSshForward() throws Exception {
+    String xml = DomainXml.build(spec("qemu", List.of()));
+    Document d = DomainXml.parse(xml);
+    assertEquals("qemu", x(d, "/domain/@type"));
+    assertEquals("berth-dev", x(d, "/domain/name"));
+    assertEquals("1536", x(d, "/domain/memory"));
+    assertEquals("MiB", x(d, "/domain/memory/@unit"));
+    assertEquals("2", x(d, "/domain/vcpu"));
+    assertEquals("hvm", x(d, "/domain/os/type"));
+    assertEquals("pc", x(d, "/domain/os/type/@machine"));
+    assertEquals("/img/vmlinux", x(d, "/domain/os/kernel"));
+    assertEquals("/img/initrd.img", x(d, "/domain/os/initrd"));
+    assertEquals(1, count(d, "/domain/features/acpi"));
+    assertEquals(0, count(d, "/domain/cpu"));
+    for (String on : List.of("on_poweroff", "on_reboot", "on_crash")) {
+      assertEquals("destroy", x(d, "/domain/" + on));
+    }
+    assertEquals(1, count(d, "/domain/devices/disk"));
+    assertEquals("qcow2", x(d, "/domain/devices/disk/driver/@type"));
+    assertEquals(DIR.resolve("data.qcow2").toString(), x(d, "/domain/devices/disk/source/@file"));
+    assertEquals("vda", x(d, "/domain/devices/disk/target/@dev"));
+    assertEquals("virtio", x(d, "/domain/devices/disk/target/@bus"));
+    assertEquals("pty", x(d, "/domain/devices/serial/@type"));
+    assertEquals(DIR.resolve("console.log").toString(), x(d, "/domain/devices/serial/log/@file"));
+    assertEquals("none", x(d, "/domain/devices/memballoon/@model"));
+    assertEquals(0, count(d, "/domain/devices/filesystem"));
+    assertEquals(0, count(d, "/domain/memoryBacking"));
+    assertEquals("static", x(d, "/domain/seclabel/@type"));
+    assertEquals("no", x(d, "/domain/seclabel/@relabel"));
+    assertEquals("+1000:+1000", x(d, "/domain/seclabel/label"));
+
+    List<String> args = new ArrayList<>();
+    NodeList qa = d.getElementsByTagNameNS(DomainXml.QEMU_NS, "arg");
+    for (int i = 0; i < qa.getLength(); i++) {
+      args.add(((org.w3c.dom.Element) qa.item(i)).getAttribute("value"));
+    }
+    assertEquals(List.of("-netdev", "user,id=berthnet,hostfwd=tcp:127.0.0.1:40222-:22",
+        "-device", "virtio-net-pci,netdev=berthnet,addr=0x10"), args);
+    // what the driver reads back from a live domain
+    assertEquals(OptionalInt.of(40222), DomainXml.sshPort(xml));
+    assertEquals(Optional.of(DIR.toString()), DomainXml.machineDir(xml));
+  }
+
+  @Test
+  void theCommandLineCarriesTheKeyTheDataDiskAndTheShares() throws Exception {
+    List<DomainSpec.Share> shares = List.of(new DomainSpec.Share(Path.of("/home/u/src"), "berth0", "/home/u/src"),
+        new DomainSpec.Share(Path.of("/srv/data"), "berth1", "/data"));
+    Document d = DomainXml.parse(DomainXml.build(spec("qemu", shares)));
+    String cmdline = x(d, "/domain/os/cmdline");
+    List<String> words = List.of(cmdline.split(" "));
+    assertEquals(List.of("console=ttyS0", "panic=-1", "quiet"), words.subList(0, 3));
+    String key = words.stream().filter(w -> w.startsWith("berth.key=")).findFirst().orElseThrow();
+    assertEquals(KEY, new String(Base64.getDecoder().decode(key.substring("berth.key=".length())),
+        StandardCharsets.UTF_8));
+    assertTrue(words.contains("berth.data=/dev/vda"), cmdline);
+    assertTrue(words.contains("berth.share=berth0:/home/u/src"), cmdline);
+    assertTrue(words.contains("berth.share=berth1:/data"), cmdline);
+    assertEquals("berth.debug", words.get(words.size() - 1));
+
+    assertEquals(2, count(d, "/domain/devices/filesystem"));
+    assertEquals("virtiofs", x(d, "/domain/devices/filesystem[2]/driver/@type"));
+    assertEquals("/usr/lib/qemu/virtiofsd", x(d, "/domain/devices/filesystem[2]/binary/@path"));
+    assertEquals("/srv/data", x(d, "/domain/devices/filesystem[2]/source/@dir"));
+    assertEquals("berth1", x(d, "/domain/devices/filesystem[2]/target/@dir"));
+    // virtiofs needs the guest's RAM shared with virtiofsd
+    assertEquals("memfd", x(d, "/domain/memoryBacking/source/@type"));
+    assertEquals("shared", x(d, "/domain/memoryBacking/access/@mode"));
+  }
+
+  @Test
+  void hardwareAccelerationPassesTheHostCpuThrough() throws Exception {
+    for (String type : List.of("kvm", "hvf")) {
+      Document d = DomainXml.parse(DomainXml.build(spec(type, List.of())));
+      assertEquals(type, x(d, "/domain/@type"));
+      assertEquals("host-passthrough", x(d, "/domain/cpu/@mode"));
+    }
+  }
+
+  @Test
+  void aDomainWithoutBerthsMarkIsNotBerths() {
+    assertEquals(Optional.empty(), DomainXml.machineDir("<domain type='qemu'><name>berth-dev</name></domain>"));
+    assertEquals(Optional.empty(), DomainXml.machineDir("<domain type='qemu'><metadata><x:machine "
+        + "xmlns:x='https://example.org/other' dir='/d'/></metadata></domain>"));
+    assertEquals(OptionalInt.empty(), DomainXml.sshPort("<domain type='qemu'/>"));
+  }
+}
