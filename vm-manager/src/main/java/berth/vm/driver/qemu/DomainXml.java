@@ -57,6 +57,7 @@ final class DomainXml {
     dom.setAttribute("type", s.type());
     dom.setAttributeNS(XMLConstants.XMLNS_ATTRIBUTE_NS_URI, "xmlns:qemu", QEMU_NS);
     text(dom, "name", s.domainName());
+    s.uuid().ifPresent(u -> text(dom, "uuid", u));
     Element meta = child(dom, "metadata");
     Element mark = d.createElementNS(BERTH_NS, "berth:machine");
     mark.setAttribute("name", s.machineName());

@@ -176,11 +176,13 @@ public final class LibvirtDriver implements MachineDriver {
         }
         Connect c = connection();
         Domain d = lookup(c, domainName(m));
+        Optional<String> uuid = Optional.empty();
         if (d != null) {
           requireOurs(d, m);
           if (DomainStates.of(d).active()) {
             return watch(m);
           }
+          uuid = Optional.of(d.getUUIDString());
         }
         List<String> problems = offlineProblems(m, true);
         if (!problems.isEmpty()) {
@@ -193,7 +195,7 @@ public final class LibvirtDriver implements MachineDriver {
         // QEMU binds the forwarded port itself, so another program can take the free port we picked before
         // QEMU binds it; then QEMU fails to start and we try another port.
         for (int attempt = 0; attempt < 3; attempt++) {
-          d = c.domainDefineXML(DomainXml.build(spec(m, boot, type, freePort())));
+          d = c.domainDefineXML(DomainXml.build(spec(m, boot, type, freePort(), uuid)));
           try {
             d.create();
             return watch(m);
@@ -495,7 +497,7 @@ public final class LibvirtDriver implements MachineDriver {
     return a.equals("aarch64") || a.equals("arm64") ? "aarch64" : "x86_64";
   }
 
-  DomainSpec spec(Machine m, BootImage boot, String type, int sshPort) throws IOException {
+  DomainSpec spec(Machine m, BootImage boot, String type, int sshPort, Optional<String> uuid) throws IOException {
     List<DomainSpec.Share> shares = new ArrayList<>();
     List<MachineConfig.Share> configured = shares(m);
     for (int i = 0; i < configured.size(); i++) {
@@ -513,7 +515,7 @@ public final class LibvirtDriver implements MachineDriver {
     }
     return new DomainSpec(domainName(m), m.name(), m.dir().path(), type, arch(), m.config().cpus(),
         m.config().memoryMib(), boot.kernel(), boot.initrd(), cmdline, m.dir().dataDisk(), m.dir().consoleLog(),
-        shares, sshPort, Files.isExecutable(VIRTIOFSD) ? Optional.of(VIRTIOFSD) : Optional.empty(), owner);
+        shares, sshPort, Files.isExecutable(VIRTIOFSD) ? Optional.of(VIRTIOFSD) : Optional.empty(), owner, uuid);
   }
 
   /** Keeps the previous boot's console log as console.log.1, so the log shows the current boot. */

@@ -25,7 +25,8 @@ class DomainXmlTest {
     String cmdline = DomainSpec.cmdline("x86_64", KEY + "\n", "/dev/vda", shares, List.of("berth.debug"));
     return new DomainSpec("berth-dev", "dev", DIR, type, "x86_64", 2, 1536, Path.of("/img/vmlinux"),
         Path.of("/img/initrd.img"), cmdline, DIR.resolve("data.qcow2"), DIR.resolve("console.log"), shares, 40222,
-        Optional.of(Path.of("/usr/lib/qemu/virtiofsd")), Optional.of("+1000:+1000"));
+        Optional.of(Path.of("/usr/lib/qemu/virtiofsd")), Optional.of("+1000:+1000"),
+        Optional.of("1e3029b0-eeff-4183-8ee9-cd3f409c5ee0"));
   }
 
   private static String x(Document d, String path) throws Exception {
@@ -44,6 +45,7 @@ class DomainXmlTest {
     Document d = DomainXml.parse(xml);
     assertEquals("qemu", x(d, "/domain/@type"));
     assertEquals("berth-dev", x(d, "/domain/name"));
+    assertEquals("1e3029b0-eeff-4183-8ee9-cd3f409c5ee0", x(d, "/domain/uuid"));
     assertEquals("1536", x(d, "/domain/memory"));
     assertEquals("MiB", x(d, "/domain/memory/@unit"));
     assertEquals("2", x(d, "/domain/vcpu"));
