@@ -11,6 +11,7 @@ import berth.vm.MachineConfig;
 import berth.vm.MachineState;
 import berth.vm.MachineStatus;
 import berth.vm.MachineStore;
+import berth.vm.ssh.MachineKey;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -33,6 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 public abstract class MachineDriverContract {
   /** Per boot: software emulation on a shared 2-core machine can be slow. */
   protected static final Duration BOOT = Duration.ofSeconds(180);
+  /** Long enough for the guest's engine to stop under software emulation. */
+  protected static final Duration STOP_GRACE = Duration.ofSeconds(90);
 
   @TempDir
   protected Path scratch;
@@ -47,6 +50,9 @@ public abstract class MachineDriverContract {
 
   /** A line the guest prints on its console each time it boots. */
   protected abstract String bootMarker();
+
+  /** What the guest's console shows after a graceful stop (its agent stopped cleanly). */
+  protected abstract String cleanStopMarker();
 
   /** Kills the machine's VM process the way a user or the OOM killer would, behind the driver's back. */
   protected abstract void killFromOutside(Machine m) throws Exception;
@@ -104,12 +110,16 @@ public abstract class MachineDriverContract {
     assertFalse(running.exited().isDone());
 
     t0 = System.nanoTime();
-    driver.stop(m, Duration.ofSeconds(10));
-    log("stop (10 s grace)", t0);
+    driver.stop(m, STOP_GRACE);
+    log("stop (graceful)", t0);
     assertEquals(MachineState.of(MachineStatus.STOPPED), driver.status(m));
     assertEquals(0, running.exited().get(10, TimeUnit.SECONDS));
+    // a graceful stop, not the forced one after the grace period: the guest says so on its console
+    String console = Files.readString(driver.consoleLog(m), StandardCharsets.ISO_8859_1);
+    assertTrue(console.contains(cleanStopMarker()), "no \"" + cleanStopMarker() + "\" after stop:\n" + console);
+    assertTrue(System.nanoTime() - t0 < STOP_GRACE.toNanos(), "stop took the whole grace period: forced, not clean");
     t0 = System.nanoTime();
-    driver.stop(m, Duration.ofSeconds(10)); // stop while stopped: a no-op
+    driver.stop(m, STOP_GRACE); // stop while stopped: a no-op
     assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(5));
 
     // start again: the previous boot's console log is kept aside, the new one shows the new boot
@@ -138,15 +148,11 @@ public abstract class MachineDriverContract {
     machine = null;
   }
 
-  /** The machine's SSH key pair, as create will make it (the SSH channel's work; ssh-keygen stands in here). */
-  protected static void makeSshKey(Machine m) throws IOException, InterruptedException {
-    if (Files.exists(m.dir().sshPublicKey())) {
-      return;
+  /** The machine's SSH key pair, made as a machine's creation makes it (before the driver's create). */
+  protected static void makeSshKey(Machine m) throws IOException {
+    if (!Files.exists(m.dir().sshPublicKey())) {
+      MachineKey.generate(m.dir().sshKey());
     }
-    Process p = new ProcessBuilder("ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-C", "berth-" + m.name(),
-        "-f", m.dir().sshKey().toString()).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertEquals(0, p.waitFor(), "ssh-keygen: " + out);
   }
 
   protected void awaitConsole(Machine m, String marker) throws Exception {

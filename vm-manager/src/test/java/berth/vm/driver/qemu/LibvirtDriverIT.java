@@ -53,16 +53,18 @@ class LibvirtDriverIT extends MachineDriverContract {
   @Override
   protected MachineConfig config(Path scratch) throws IOException {
     Path share = Files.createDirectories(scratch.resolve("share"));
-    // berth.shell keeps today's init on a console shell instead of powering off; once the image's init runs
-    // the agent, the guest stays up by itself and the word is ignored
     return MachineConfig.EMPTY.withAccel("tcg").withCpus(1).withMemory("768MiB").withDisk("2GiB")
-        .withShares(List.of(new MachineConfig.Share(share.toString(), "/mnt/share")))
-        .withKernelArgs(List.of("berth.shell"));
+        .withShares(List.of(new MachineConfig.Share(share.toString(), "/mnt/share")));
   }
 
   @Override
   protected String bootMarker() {
-    return "BERTH-GUEST kernel=";
+    return "BERTH-AGENT READY";
+  }
+
+  @Override
+  protected String cleanStopMarker() {
+    return "BERTH-GUEST agent: exited 0"; // the power button reached the agent, which stopped the engine
   }
 
   @Override

@@ -1,4 +1,4 @@
-package berth.agent;
+package berth.vm.agent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -77,11 +77,11 @@ class AgentIT {
 
   static void startAgent() throws IOException, InterruptedException {
     Path base = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
-    Path jar = base.resolve("target/berth-guest-agent.jar");
+    Path jar = base.resolve("../guest-agent/target/berth-guest-agent.jar").normalize();
     Path monitor = base.resolve("../engine/target/berth-mon").normalize();
     assertTrue(Files.isRegularFile(jar), "build the agent first: " + jar);
     List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:+UseSerialGC",
-        "-Dberth.monitor=" + monitor, "-cp", jar + ":" + base.resolve("target/lib") + "/*", "berth.agent.Agent",
+        "-Dberth.monitor=" + monitor, "-cp", jar + ":" + base.resolve("../guest-agent/target/lib").normalize() + "/*", "berth.agent.Agent",
         "--data-root", work.resolve("guest/data").toString(), "--engine-socket", engineSocket.toString(),
         "--ssh-port", Integer.toString(port), "--ssh-address", "127.0.0.1",
         "--authorized-keys", work.resolve("guest/authorized_keys").toString(),
