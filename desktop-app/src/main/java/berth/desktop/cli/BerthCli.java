@@ -1,0 +1,327 @@
+package berth.desktop.cli;
+
+import berth.vm.Machine;
+import berth.vm.MachineConfig;
+import berth.vm.MachineException;
+import berth.vm.MachineState;
+import berth.vm.MachineStatus;
+import berth.vm.MachineStore;
+import berth.vm.Machines;
+import berth.vm.driver.Drivers;
+import berth.vm.driver.MachineDriver;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * {@code berth}: the Berth machine from the command line. {@code start} boots the machine and leaves a
+ * background {@code berth serve} process holding the host's API socket ({@code <home>/run/docker.sock}); the
+ * other commands act on the machine and that process.
+ */
+@Command(name = "berth", mixinStandardHelpOptions = true, version = "Berth 0.1.0",
+    description = "Runs Berth's machine: a small Linux VM with the container engine, its API on a host socket.",
+    subcommands = {BerthCli.Start.class, BerthCli.Stop.class, BerthCli.Restart.class, BerthCli.Status.class,
+        BerthCli.Ssh.class, BerthCli.Logs.class, BerthCli.Delete.class, BerthCli.MachineCmd.class, BerthCli.Serve.class})
+public final class BerthCli {
+  @Option(names = "--home", description = "Berth's home (default ~/.berth, or $BERTH_HOME)")
+  Path home;
+
+  @Option(names = "--image", description = "The guest boot image directory (default $BERTH_IMAGE)")
+  Path image;
+
+  @Option(names = {"-n", "--name"}, description = "The machine (default: ${DEFAULT-VALUE})", defaultValue = "default")
+  String name;
+
+  public static void main(String[] args) {
+    CommandLine cl = new CommandLine(new BerthCli());
+    cl.setExecutionExceptionHandler((e, c, p) -> {
+      c.getErr().println("berth: " + (e instanceof MachineException || e instanceof IOException ? e.getMessage() : e));
+      return 1;
+    });
+    System.exit(cl.execute(args));
+  }
+
+  Path home() {
+    if (home != null) {
+      return home;
+    }
+    String env = System.getenv("BERTH_HOME");
+    return env != null && !env.isEmpty() ? Path.of(env) : MachineStore.defaultHome();
+  }
+
+  Path socket() {
+    return home().resolve("run/docker.sock");
+  }
+
+  Path serverPid() {
+    return new MachineStore(home()).dir(name).path().resolve("serve.pid");
+  }
+
+  MachineDriver driver(String driverName) {
+    Path img = image != null ? image : Optional.ofNullable(System.getenv("BERTH_IMAGE")).map(Path::of)
+        .orElseThrow(() -> new MachineException(MachineException.Kind.INVALID,
+            "no guest boot image: give --image DIR or set BERTH_IMAGE"));
+    return Drivers.named(driverName == null ? "libvirt" : driverName, img);
+  }
+
+  /** The running {@code berth serve} of this machine, if any. */
+  Optional<ProcessHandle> server() {
+    try {
+      return ProcessHandle.of(Long.parseLong(Files.readString(serverPid()).strip())).filter(ProcessHandle::isAlive);
+    } catch (IOException | NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  void stopServer() throws IOException {
+    Optional<ProcessHandle> s = server();
+    if (s.isPresent()) {
+      s.get().destroy();
+      s.get().onExit().join();
+    }
+    Files.deleteIfExists(serverPid());
+  }
+
+  @Command(name = "start", description = "Creates the machine if needed, boots it and serves its API socket.")
+  static final class Start implements Callable<Integer> {
+    @ParentCommand BerthCli top;
+    @Option(names = "--cpus") Integer cpus;
+    @Option(names = "--memory", description = "e.g. 2GiB") String memory;
+    @Option(names = "--disk", description = "data disk size, e.g. 64GiB (at create)") String disk;
+    @Option(names = "--driver", description = "libvirt") String driver;
+    @Option(names = "--accel", description = "auto, tcg, kvm, hvf") String accel;
+    @Option(names = "--timeout", description = "seconds to wait for the engine (default ${DEFAULT-VALUE})",
+        defaultValue = "300") int timeout;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = new CommandLine(this).getOut();
+      try (MachineDriver d = top.driver(driver)) {
+        Machines machines = new Machines(new MachineStore(top.home()), d);
+        MachineConfig overrides = MachineConfig.EMPTY.withCpus(cpus).withMemory(memory).withDisk(disk).withAccel(accel);
+        Machine m = machines.createIfMissing(top.name, overrides);
+        long t0 = System.nanoTime();
+        machines.start(m, Duration.ofSeconds(timeout), line -> out.println("berth: " + line));
+        if (top.server().isEmpty() || !Machines.pings(top.socket())) {
+          top.stopServer();
+          spawnServer();
+          long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+          while (!Machines.pings(top.socket())) {
+            if (System.nanoTime() > deadline || top.server().isEmpty()) {
+              throw new IOException("the API socket " + top.socket() + " did not come up; see "
+                  + m.dir().path().resolve("serve.log"));
+            }
+            Thread.sleep(100);
+          }
+        }
+        out.printf("berth: machine %s is running (%.1f s)%n", m.name(), (System.nanoTime() - t0) / 1e9);
+        out.println("Point docker at it with:");
+        out.println("  export DOCKER_HOST=unix://" + top.socket());
+        return 0;
+      }
+    }
+
+    private void spawnServer() throws IOException {
+      String java = ProcessHandle.current().info().command().orElse("java");
+      List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-Xmx64m", "-cp",
+          System.getProperty("java.class.path"), BerthCli.class.getName(), "--home", top.home().toString(),
+          "--name", top.name));
+      if (top.image != null) {
+        cmd.addAll(List.of("--image", top.image.toString()));
+      }
+      cmd.add("serve");
+      Path log = new MachineStore(top.home()).dir(top.name).path().resolve("serve.log");
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      Files.writeString(top.serverPid(), p.pid() + "\n");
+    }
+  }
+
+  @Command(name = "serve", hidden = true, description = "Serves a running machine's API socket (started by start).")
+  static final class Serve implements Callable<Integer> {
+    @ParentCommand BerthCli top;
+
+    @Override
+    public Integer call() throws Exception {
+      try (MachineDriver d = top.driver(null)) {
+        Machines machines = new Machines(new MachineStore(top.home()), d);
+        Machine m = new MachineStore(top.home()).get(top.name);
+        Thread main = Thread.currentThread();
+        Thread hook = new Thread(() -> {
+          main.interrupt();
+          try {
+            main.join(10_000);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+          machines.serve(m, top.socket());
+        } catch (java.io.InterruptedIOException e) {
+          return 0; // SIGTERM: the socket is removed by serve
+        }
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "stop", description = "Stops the machine: its engine stops its containers, then the VM powers off.")
+  static final class Stop implements Callable<Integer> {
+    @ParentCommand BerthCli top;
+    @Option(names = "--grace", description = "seconds before the VM is forced off (default ${DEFAULT-VALUE})",
+        defaultValue = "90") int grace;
+
+    @Override
+    public Integer call() throws Exception {
+      Machine m = new MachineStore(top.home()).get(top.name);
+      try (MachineDriver d = top.driver(m.config().driver())) {
+        top.stopServer();
+        new Machines(new MachineStore(top.home()), d).stop(m, Duration.ofSeconds(grace));
+        new CommandLine(this).getOut().println("berth: machine " + m.name() + " stopped");
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "restart", description = "Stops, then starts the machine.")
+  static final class Restart implements Callable<Integer> {
+    @ParentCommand BerthCli top;
+
+    @Override
+    public Integer call() throws Exception {
+      CommandLine cl = new CommandLine(top);
+      int rc = cl.execute(argsFor("stop"));
+      return rc != 0 ? rc : cl.execute(argsFor("start"));
+    }
+
+    private String[] argsFor(String cmd) {
+      List<String> a = new ArrayList<>(List.of("--home", top.home().toString(), "--name", top.name));
+      if (top.image != null) {
+        a.addAll(List.of("--image", top.image.toString()));
+      }
+      a.add(cmd);
+      return a.toArray(String[]::new);
+    }
+  }
+
+  @Command(name = "status", description = "Prints the machine's status.")
+  static final class Status implements Callable<Integer> {
+    @ParentCommand BerthCli top;
+    @Option(names = "--format", description = "text or json") String format;
+
+    @Override
+    public Integer call() throws Exception {
+      Machine m = new MachineStore(top.home()).get(top.name);
+      try (MachineDriver d = top.driver(m.config().driver())) {
+        MachineState s = new Machines(new MachineStore(top.home()), d).status(m);
+        boolean api = s.status() == MachineStatus.RUNNING && Machines.pings(top.socket());
+        PrintWriter out = new CommandLine(this).getOut();
+        if ("json".equals(format)) {
+          out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(java.util.Map.of(
+              "name", m.name(), "status", s.status().toString(), "reasons", s.reasons(),
+              "socket", top.socket().toString(), "api", api)));
+        } else {
+          out.println(m.name() + ": " + s + (api ? " (API on " + top.socket() + ")" : ""));
+        }
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "ssh", description = "Runs a command in the machine, or a shell without one (OpenSSH's ssh).")
+  static final class Ssh implements Callable<Integer> {
+    @ParentCommand BerthCli top;
+    @CommandLine.Parameters(arity = "0..*") List<String> command = List.of();
+
+    @Override
+    public Integer call() throws Exception {
+      Machine m = new MachineStore(top.home()).get(top.name);
+      try (MachineDriver d = top.driver(m.config().driver())) {
+        var e = d.sshEndpoint(m);
+        Path known = m.dir().path().resolve("known_hosts.openssh");
+        // the pinned host key, in the form OpenSSH reads
+        Files.writeString(known, "[" + e.host() + "]:" + e.port() + " "
+            + Files.readString(m.dir().knownHost(), StandardCharsets.US_ASCII).strip() + "\n");
+        List<String> cmd = new ArrayList<>(List.of("ssh", "-q", "-i", m.dir().sshKey().toString(), "-p",
+            Integer.toString(e.port()), "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=" + known,
+            "-o", "StrictHostKeyChecking=yes", "root@" + e.host()));
+        if (!command.isEmpty()) {
+          cmd.add("--");
+          cmd.addAll(command);
+        }
+        return new ProcessBuilder(cmd).inheritIO().start().waitFor();
+      }
+    }
+  }
+
+  @Command(name = "logs", description = "Prints the machine's console log (the guest's boot and agent).")
+  static final class Logs implements Callable<Integer> {
+    @ParentCommand BerthCli top;
+
+    @Override
+    public Integer call() throws Exception {
+      Machine m = new MachineStore(top.home()).get(top.name);
+      try (MachineDriver d = top.driver(m.config().driver())) {
+        Path log = d.consoleLog(m);
+        if (Files.exists(log)) {
+          System.out.write(Files.readAllBytes(log));
+          System.out.flush();
+        }
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "delete", description = "Deletes the machine: VM, data disk (images, containers, volumes) and keys.")
+  static final class Delete implements Callable<Integer> {
+    @ParentCommand BerthCli top;
+
+    @Override
+    public Integer call() throws Exception {
+      Machine m = new MachineStore(top.home()).get(top.name);
+      try (MachineDriver d = top.driver(m.config().driver())) {
+        top.stopServer();
+        new Machines(new MachineStore(top.home()), d).delete(top.name);
+        new CommandLine(this).getOut().println("berth: machine " + top.name + " deleted");
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "machine", description = "Machines.", subcommands = MachineCmd.Ls.class)
+  static final class MachineCmd {
+    @ParentCommand BerthCli top;
+
+    @Command(name = "ls", description = "Lists the machines and their status.")
+    static final class Ls implements Callable<Integer> {
+      @ParentCommand MachineCmd parent;
+
+      @Override
+      public Integer call() throws Exception {
+        BerthCli top = parent.top;
+        MachineStore store = new MachineStore(top.home());
+        PrintWriter out = new CommandLine(this).getOut();
+        out.printf("%-20s %-10s %s%n", "NAME", "DRIVER", "STATUS");
+        for (String n : store.names()) {
+          Machine m = store.get(n);
+          try (MachineDriver d = top.driver(m.config().driver())) {
+            out.printf("%-20s %-10s %s%n", n, m.config().driver(), d.status(m));
+          }
+        }
+        return 0;
+      }
+    }
+  }
+}

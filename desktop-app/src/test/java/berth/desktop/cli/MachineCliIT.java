@@ -1,0 +1,145 @@
+package berth.desktop.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import berth.engine.testing.DockerCli;
+import berth.engine.testing.DockerCli.Result;
+import berth.engine.testing.RequiresRoot;
+import berth.engine.testing.TestImages;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue #5's end to end: {@code berth start --driver libvirt} boots the machine under software emulation, and
+ * the host's docker CLI, pointed at {@code <home>/run/docker.sock}, works through the SSH forward: version,
+ * load, run, run -it through a pty, logs -f. A stop is clean, a start finds the image still on the data disk,
+ * a VM killed from outside is restarted by start, and delete leaves nothing.
+ */
+@Tag("root")
+class MachineCliIT {
+  private static final Path MODULE = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
+  private static final Path IMAGE = MODULE.resolve("../guest-agent/target/image").normalize();
+  private static Path home;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    RequiresRoot.check();
+    // the repository's own script; cached between runs, rebuilt when its inputs change
+    Result build = exec(List.of("bash", MODULE.resolve("../guest-agent/image/build-boot.sh").normalize().toString(),
+        IMAGE.toString()), Duration.ofSeconds(600));
+    assertEquals(0, build.exitCode(), build.toString());
+    home = Files.createTempDirectory(Path.of("/tmp"), "berth-home-");
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    if (home != null) {
+      berth("delete"); // idempotent cleanup if a test failed half-way
+      exec(List.of("rm", "-rf", home.toString()), Duration.ofSeconds(30));
+    }
+  }
+
+  @Test
+  void theHostDockerCliWorksThroughTheMachineAndItsDataLastsAcrossRestarts() throws Exception {
+    Result start = berth("start", "--driver", "libvirt", "--cpus", "2", "--memory", "1GiB", "--disk", "2GiB",
+        "--accel", "tcg");
+    assertEquals(0, start.exitCode(), start.toString() + console());
+    Path sock = home.resolve("run/docker.sock");
+    assertTrue(start.stdout().contains("export DOCKER_HOST=unix://" + sock), start.stdout());
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)));
+
+    try (DockerCli docker = new DockerCli("unix://" + sock).timeout(Duration.ofSeconds(180))) {
+      assertTrue(docker.run("version", "--format", "{{.Server.Version}}").assertOk().out().length() > 0);
+      Path tar = home.resolve("busybox.tar");
+      TestImages.busybox(tar, "busybox:latest");
+      docker.run("load", "-i", tar.toString()).assertOk();
+      assertEquals("hi", docker.run("run", "--rm", "busybox", "echo", "hi").assertOk().out());
+
+      Result it = docker.exec(List.of("sh", "-c", "(sleep 3; printf 'tty; echo typed-$((1+2))\\nexit 5\\n'; sleep 3) "
+          + "| script -qec 'DOCKER_HOST=unix://" + sock + " docker run --rm -it busybox sh' /dev/null"));
+      assertEquals(5, it.exitCode(), it.toString());
+      assertTrue(it.stdout().contains("/dev/pts/0") && it.stdout().contains("typed-3"), it.stdout());
+
+      docker.run("run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+          "for i in 1 2 3 4 5; do echo line$i; sleep 1; done").assertOk();
+      try (DockerCli.Background logs = docker.background("logs", "-f", "ticker")) {
+        logs.awaitLine(l -> l.equals("line1"), Duration.ofSeconds(60), "the first log line");
+        logs.awaitLine(l -> l.equals("line5"), Duration.ofSeconds(60), "the last log line, streamed");
+      }
+      docker.run("rm", "-f", "ticker").assertOk();
+
+      Result status = berth("status", "--format", "json");
+      assertTrue(status.stdout().contains("\"status\":\"running\"") && status.stdout().contains("\"api\":true"),
+          status.toString());
+
+      Result stop = berth("stop");
+      assertEquals(0, stop.exitCode(), stop.toString());
+      assertFalse(Files.exists(sock), "the API socket is removed when the machine stops");
+      assertTrue(console().contains("BERTH-GUEST agent: exited 0"), "a clean stop, not a forced one:" + console());
+      assertTrue(berth("status").stdout().contains("stopped"));
+
+      // the data disk kept the image
+      assertEquals(0, berth("start").exitCode(), console());
+      assertTrue(docker.run("images", "--format", "{{.Repository}}:{{.Tag}}").assertOk().lines()
+          .contains("busybox:latest"));
+
+      // killed from outside: status says so, start recovers
+      long qemu = Long.parseLong(Files.readString(Path.of("/run/libvirt/qemu/berth-default.pid")).strip());
+      ProcessHandle.of(qemu).orElseThrow().destroyForcibly();
+      ProcessHandle.of(qemu).ifPresent(p -> p.onExit().join());
+      Result killed = berth("status");
+      assertTrue(killed.stdout().contains("stopped") && killed.stdout().contains("unexpectedly"), killed.toString());
+      assertEquals(0, berth("start").exitCode(), console());
+      assertEquals("hi", docker.run("run", "--rm", "busybox", "echo", "hi").assertOk().out());
+    }
+
+    Result delete = berth("delete");
+    assertEquals(0, delete.exitCode(), delete.toString());
+    assertFalse(Files.exists(home.resolve("machines/default")));
+    assertFalse(Files.exists(home.resolve("run/docker.sock")));
+    Result virsh = exec(List.of("virsh", "-c", "qemu:///system", "list", "--all", "--name"), Duration.ofSeconds(60));
+    assertFalse(virsh.stdout().contains("berth-default"), virsh.toString());
+  }
+
+  private static String console() throws IOException {
+    Path log = home.resolve("machines/default/console.log");
+    return Files.exists(log) ? "\nconsole:\n" + Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+  }
+
+  private static Result berth(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+        MODULE.resolve("target/berth-desktop.jar") + ":" + MODULE.resolve("target/lib") + "/*",
+        BerthCli.class.getName(), "--home", home.toString(), "--image", IMAGE.toString()));
+    cmd.addAll(List.of(args));
+    return exec(cmd, Duration.ofSeconds(400));
+  }
+
+  private static Result exec(List<String> cmd, Duration limit) throws Exception {
+    Path out = Files.createTempFile("berth-cli-", ".out");
+    Path err = Files.createTempFile("berth-cli-", ".err");
+    try {
+      Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
+        p.destroyForcibly().waitFor();
+        return new Result(cmd, -1, Files.readString(out), "timed out; " + Files.readString(err));
+      }
+      return new Result(cmd, p.exitValue(), Files.readString(out), Files.readString(err));
+    } finally {
+      Files.deleteIfExists(out);
+      Files.deleteIfExists(err);
+    }
+  }
+}

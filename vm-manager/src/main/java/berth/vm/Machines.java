@@ -1,0 +1,161 @@
+package berth.vm;
+
+import berth.vm.MachineException.Kind;
+import berth.vm.driver.MachineDriver;
+import berth.vm.driver.SshEndpoint;
+import berth.vm.socket.SocketForward;
+import berth.vm.ssh.GuestSsh;
+import berth.vm.ssh.MachineKey;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/**
+ * A machine's life as the user sees it, over one driver: create (config, key pair, disk), start (VM booted,
+ * agent ready, clock synced), the host's API socket served while the machine runs ({@link #serve}), stop and
+ * delete. Not thread-safe; one instance per command.
+ */
+public final class Machines {
+  /** Where the guest's engine listens (the agent's contract). */
+  public static final String GUEST_ENGINE_SOCKET = "/run/berth/docker.sock";
+
+  private final MachineStore store;
+  private final MachineDriver driver;
+
+  public Machines(MachineStore store, MachineDriver driver) {
+    this.store = store;
+    this.driver = driver;
+  }
+
+  /** The machine of that name, made when missing from {@code overrides} over the defaults; its config is validated. */
+  public Machine createIfMissing(String name, MachineConfig overrides) throws IOException {
+    Machine m = store.find(name).orElse(null);
+    if (m == null) {
+      MachineConfig filled = driver.configure(name, overrides.withDriver(driver.name()));
+      m = store.create(name, filled);
+      try {
+        MachineKey.generate(m.dir().sshKey());
+        driver.create(m);
+      } catch (IOException | RuntimeException e) {
+        m.dir().deleteAll(); // no half-made machine
+        throw e;
+      }
+    } else if (m.config().driver() != null && !m.config().driver().equals(driver.name())) {
+      throw new MachineException(Kind.CONFLICT, "machine \"" + name + "\" uses the " + m.config().driver()
+          + " driver, not " + driver.name());
+    }
+    return m;
+  }
+
+  /**
+   * Boots the machine (a no-op for a running one) and returns once its agent says the engine answers;
+   * {@code progress} gets one line per step. On a timeout the message carries the console's last lines.
+   */
+  public void start(Machine m, Duration timeout, Consumer<String> progress) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    progress.accept("booting " + m.name() + " (" + driver.name() + ")");
+    driver.start(m);
+    progress.accept("waiting for the guest agent");
+    try (GuestSsh ssh = ssh(m)) {
+      IOException last = null;
+      while (System.nanoTime() < deadline) {
+        if (driver.status(m).status() != MachineStatus.RUNNING) {
+          throw new MachineException(Kind.BROKEN, "machine \"" + m.name() + "\" stopped while booting: "
+              + driver.status(m) + "\n" + consoleTail(m));
+        }
+        try {
+          GuestSsh.ExecResult r = ssh.exec("berth-agent ready", Duration.ofSeconds(60));
+          if (r.exitStatus() == 0) {
+            ssh.exec("berth-agent time-sync " + System.currentTimeMillis(), Duration.ofSeconds(30));
+            progress.accept("engine ready");
+            return;
+          }
+          last = new IOException(r.stderr().strip());
+        } catch (IOException e) {
+          last = e; // the guest's SSH server is not up yet
+        }
+        sleep(500);
+      }
+      throw new MachineException(Kind.UNAVAILABLE, "machine \"" + m.name() + "\" did not become ready within "
+          + timeout.toSeconds() + " s" + (last == null ? "" : " (" + last.getMessage() + ")") + "\n" + consoleTail(m));
+    }
+  }
+
+  /**
+   * Serves the guest's engine on {@code hostSocket} until the machine stops or the thread is interrupted,
+   * reconnecting the SSH connection whenever it drops; removes the socket on the way out.
+   */
+  public void serve(Machine m, Path hostSocket) throws IOException {
+    try (GuestSsh ssh = ssh(m); SocketForward fwd = SocketForward.start(hostSocket, ssh.streamLocalDialer(GUEST_ENGINE_SOCKET))) {
+      while (driver.status(m).status() == MachineStatus.RUNNING && !Thread.currentThread().isInterrupted()) {
+        sleep(1000);
+      }
+    }
+  }
+
+  /** Stops the machine gracefully (the guest stops its engine), forced after {@code grace}. Idempotent. */
+  public void stop(Machine m, Duration grace) throws IOException {
+    driver.stop(m, grace);
+  }
+
+  /** Removes the machine: VM, disk, keys and config. Idempotent for a machine that is gone. */
+  public void delete(String name) throws IOException {
+    Machine m = store.get(name);
+    driver.delete(m);
+    if (Files.exists(m.dir().path())) {
+      m.dir().deleteAll();
+    }
+  }
+
+  /** The machine's state as the driver sees it. Never throws. */
+  public MachineState status(Machine m) {
+    return driver.status(m);
+  }
+
+  /** True if something answers Docker's {@code /_ping} on {@code socket}. */
+  public static boolean pings(Path socket) {
+    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      ch.connect(UnixDomainSocketAddress.of(socket));
+      ch.write(ByteBuffer.wrap("GET /_ping HTTP/1.0\r\nHost: berth\r\n\r\n".getBytes(StandardCharsets.US_ASCII)));
+      ByteBuffer b = ByteBuffer.allocate(64);
+      while (b.hasRemaining() && ch.read(b) > 0) {
+        // a status line fits
+      }
+      return new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII).startsWith("HTTP/1.1 200");
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private GuestSsh ssh(Machine m) throws IOException {
+    SshEndpoint e = driver.sshEndpoint(m);
+    return GuestSsh.create(new GuestSsh.Target(e.host(), e.port(), m.dir().sshKey(), m.dir().knownHost()),
+        Duration.ofSeconds(30));
+  }
+
+  private String consoleTail(Machine m) {
+    try {
+      var lines = Files.readAllLines(driver.consoleLog(m), StandardCharsets.ISO_8859_1);
+      return "console (" + driver.consoleLog(m) + "), last lines:\n"
+          + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
+    } catch (IOException e) {
+      return "(no console log: " + e.getMessage() + ")";
+    }
+  }
+
+  private static void sleep(long ms) throws IOException {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted");
+    }
+  }
+}
