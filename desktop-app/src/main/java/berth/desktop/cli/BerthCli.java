@@ -157,11 +157,14 @@ public final class BerthCli {
       try (MachineDriver d = top.driver(null)) {
         Machines machines = new Machines(new MachineStore(top.home()), d);
         Machine m = new MachineStore(top.home()).get(top.name);
+        // SIGTERM (stop, delete, a new start): interrupt serve, which closes the forward and removes the socket,
+        // and let the JVM go once it has; waiting for the main thread itself would deadlock with System.exit
         Thread main = Thread.currentThread();
+        java.util.concurrent.CountDownLatch served = new java.util.concurrent.CountDownLatch(1);
         Thread hook = new Thread(() -> {
           main.interrupt();
           try {
-            main.join(10_000);
+            served.await(10, java.util.concurrent.TimeUnit.SECONDS);
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
           }
@@ -170,7 +173,9 @@ public final class BerthCli {
         try {
           machines.serve(m, top.socket());
         } catch (java.io.InterruptedIOException e) {
-          return 0; // SIGTERM: the socket is removed by serve
+          // stopped by SIGTERM; serve removed the socket
+        } finally {
+          served.countDown();
         }
         return 0;
       }
