@@ -87,8 +87,15 @@ public final class BerthCli {
   void stopServer() throws IOException {
     Optional<ProcessHandle> s = server();
     if (s.isPresent()) {
-      s.get().destroy();
-      s.get().onExit().join();
+      s.get().destroy(); // SIGTERM: it closes the forward and removes the socket
+      try {
+        s.get().onExit().get(20, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        s.get().destroyForcibly();
+        Files.deleteIfExists(socket());
+      } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+        throw new IOException("waiting for the socket's server to stop: " + e, e);
+      }
     }
     Files.deleteIfExists(serverPid());
   }

@@ -138,8 +138,11 @@ class ContainersCliIT {
   @Test
   void pruneRemovesStoppedContainersAndEventsSeeTheLifecycle() throws Exception {
     loadBusybox();
-    try (DockerCli.Background events = docker.background("events", "--filter", "type=container", "--format",
-        "{{.Action}} {{.Actor.Attributes.name}}")) {
+    // --since replays what happened before the subscription was in place: under load the CLI may subscribe
+    // after the first create (seen in CI)
+    String since = Long.toString(System.currentTimeMillis() / 1000 - 1);
+    try (DockerCli.Background events = docker.background("events", "--since", since, "--filter", "type=container",
+        "--format", "{{.Action}} {{.Actor.Attributes.name}}")) {
       docker.run("create", "--name", "ca", "busybox").assertOk();
       docker.run("rename", "ca", "cb").assertOk();
       docker.run("create", "--name", "cc", "busybox").assertOk();
