@@ -7,6 +7,7 @@ import berth.engine.api.http.RouteTable;
 import berth.engine.api.images.ImagesRouter;
 import berth.engine.api.networks.NetworksRouter;
 import berth.engine.api.system.SystemRouter;
+import berth.engine.api.volumes.VolumesRouter;
 import berth.engine.network.NetworkService;
 import berth.engine.config.EngineConfig;
 import berth.engine.container.ContainerService;
@@ -20,6 +21,7 @@ import berth.engine.runtime.Monitor;
 import berth.engine.runtime.OciSpecBuilder;
 import berth.engine.runtime.Runc;
 import berth.engine.store.DataRoot;
+import berth.engine.volume.VolumeService;
 import berth.engine.store.EngineLock;
 import berth.engine.store.Trees;
 import berth.engine.system.SystemService;
@@ -69,19 +71,21 @@ public final class Engine implements Closeable {
           Boolean.TRUE.equals(config.liveRestore()), Files.isExecutable(tini) ? tini : null);
       networks = new NetworkService(root.root().resolve("network"), Path.of(config.execRoot()),
           config.defaultAddressPools(), events);
+      VolumeService volumes = new VolumeService(root.volumes(), root.tmp(), events);
       containers = new ContainerService(new ContainerStore(root.containers()), images, layers, events,
-          new OciSpecBuilder(OciSpecBuilder.HostFacts.current()), root.containers(), run, networks);
+          new OciSpecBuilder(OciSpecBuilder.HostFacts.current()), root.containers(), run, networks, volumes);
       images.setUsers(containers);
       images.gc(); // whatever a crash left half-made is unreferenced: remove it
       containers.restore();
       String id = engineId(root);
-      SystemService system = new SystemService(config, id, images, containers, events);
+      SystemService system = new SystemService(config, id, images, containers, volumes, events);
       RouteTable routes = new RouteTable(List.of(
           new SystemRouter(system),
           new EventsRouter(events, id),
           new ImagesRouter(images),
           new ContainersRouter(containers),
-          new NetworksRouter(networks)));
+          new NetworksRouter(networks),
+          new VolumesRouter(volumes)));
       server = new ApiServer(routes, ApiServer.standardHeaders(Version.VERSION));
       ApiServer.Tls tls = Boolean.TRUE.equals(config.tlsVerify())
           ? new ApiServer.Tls(Path.of(config.tlsCaCert()), Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;

@@ -5,6 +5,7 @@ import berth.engine.api.types.HostConfig;
 import berth.engine.api.types.NetworkingConfig;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import berth.engine.volume.MountPoint;
 import java.util.List;
 import java.util.Map;
 
@@ -12,7 +13,7 @@ import java.util.Map;
  * What the engine keeps about one container ({@code containers/<id>/config.v2.json}): its
  * configuration as created, the image it was made from (the ID, and the diffIDs its root filesystem is
  * built on, so they outlive an untagged image), its state, how often a restart policy restarted it and
- * whether a user stopped it (restart policies leave such containers alone).
+ * whether a user stopped it (restart policies leave such containers alone), and its mounts.
  */
 public record Container(
     String id,
@@ -27,11 +28,15 @@ public record Container(
     State state,
     int restartCount,
     boolean hasBeenManuallyStopped,
-    Networking networking) {
+    Networking networking,
+    List<MountPoint> mountPoints) {
 
   public Container {
     if (networking == null) {
       networking = Networking.EMPTY; // a record written before networks existed
+    }
+    if (mountPoints == null) {
+      mountPoints = List.of(); // a record written before volumes existed
     }
   }
 
@@ -94,31 +99,37 @@ public record Container(
 
   public Container withName(String n) {
     return new Container(id, n, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount,
-        hasBeenManuallyStopped, networking);
+        hasBeenManuallyStopped, networking, mountPoints);
   }
 
   public Container withState(State s) {
     return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, s, restartCount,
-        hasBeenManuallyStopped, networking);
+        hasBeenManuallyStopped, networking, mountPoints);
   }
 
   public Container withHostConfig(HostConfig h) {
     return new Container(id, name, created, image, imageId, diffIds, path, config, h, state, restartCount,
-        hasBeenManuallyStopped, networking);
+        hasBeenManuallyStopped, networking, mountPoints);
   }
 
   public Container withRestartCount(int n) {
     return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, n,
-        hasBeenManuallyStopped, networking);
+        hasBeenManuallyStopped, networking, mountPoints);
   }
 
   public Container withManuallyStopped(boolean m) {
     return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount, m,
-        networking);
+        networking, mountPoints);
   }
 
   public Container withNetworking(Networking n) {
     return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount,
-        hasBeenManuallyStopped, n);
+        hasBeenManuallyStopped, n, mountPoints);
+  }
+
+  /** This container with its mounts (volumes, binds, {@code --mount} tmpfs) as resolved at create. */
+  public Container withMountPoints(List<MountPoint> m) {
+    return new Container(id, name, created, image, imageId, diffIds, path, config, hostConfig, state, restartCount,
+        hasBeenManuallyStopped, networking, m);
   }
 }

@@ -36,6 +36,9 @@ import berth.engine.runtime.OciSpec;
 import berth.engine.runtime.OciSpecBuilder;
 import berth.engine.runtime.UserResolver;
 import berth.engine.store.Rollback;
+import berth.engine.volume.MountParser;
+import berth.engine.volume.MountPoint;
+import berth.engine.volume.VolumeService;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -77,6 +80,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
   private final ExitWatcher watcher;
   private final ScheduledExecutorService timers;
   private final NetworkService networks;
+  private final ContainerMounts mounts;
 
   /**
    * How containers run here.
@@ -88,8 +92,18 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
       Map<String, String> logOpts, boolean liveRestore, Path initBinary) {}
 
   public ContainerService(ContainerStore store, ImageService images, LayerStore layers, EventBus events,
-      OciSpecBuilder specs, Path containersDir, Settings settings, NetworkService networks) throws IOException {
+      OciSpecBuilder specs, Path containersDir, Settings settings, NetworkService networks, VolumeService volumes)
+      throws IOException {
     this.store = store;
+    this.mounts = new ContainerMounts(volumes);
+    for (Container c : store.all()) { // references live in the container records: they survive a restart
+      for (var m : c.mountPoints()) {
+        if (m.isVolume() && !volumes.reference(m.name(), c.id())) {
+          java.util.logging.Logger.getLogger(ContainerService.class.getName())
+              .warning("container " + c.id() + " uses volume " + m.name() + ", which is gone");
+        }
+      }
+    }
     this.networks = networks;
     this.images = images;
     this.layers = layers;
@@ -110,6 +124,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         logDefaults(), watcher, timers, settings.initBinary());
     this.execs = new Execs(sup, store, events, monitor, watcher, settings.execRoot());
     sup.setNetworks(networks);
+    sup.setMounts(mounts);
     networks.setContainers(this);
     sup.setHealth(new Health(store, events, runc, timers, sup::runDir, sup::lock));
     sup.setOnRemove(c -> {
@@ -120,7 +135,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
           Container now = store.get(c.id());
           if (now != null && sup.run(c.id()) == null && !now.state().restarting()) {
             try {
-              removeInternal(now);
+              removeInternal(now, true); // --rm takes the anonymous volumes too, as dockerd
             } catch (RuntimeException e) {
               sup.removalFailed(c.id(), e); // `docker run --rm` waits for the removal: tell it
               throw e;
@@ -184,23 +199,35 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     String n = name == null || name.isEmpty() ? null : Names.validate(name);
     ImageService.Resolved image = images.resolve(asked.image());
     String id = HexFormat.of().formatHex(randomBytes());
+    HostConfig hostConfig = request.hostConfig() != null ? request.hostConfig() : HostConfig.empty();
+    // --mount checks first (nothing is made yet); the tmpfs among them join the spec's check
+    List<MountPoint> tmpfsMounts = new ArrayList<>();
+    for (var m : hostConfig.mounts() == null ? List.<berth.engine.api.types.Mount>of() : hostConfig.mounts()) {
+      MountPoint p = MountParser.parseMount(m, x -> Files.exists(Path.of(x)));
+      if (MountPoint.TMPFS.equals(p.type())) {
+        tmpfsMounts.add(p);
+      }
+    }
     // Building the spec now reports invalid options at create time, as dockerd does; the user is
     // resolved against the image's files at start.
-    OciSpec spec = specs.build(withInit(OciSpecBuilder.Inputs.of(id, request, image.config().path("config"),
-        Path.of("/"), UserResolver.ExecUser.root())));
-    HostConfig hostConfig = request.hostConfig() != null ? request.hostConfig() : HostConfig.empty();
+    OciSpec spec = specs.build(withInit(OciSpecBuilder.Inputs.of(id, new ContainerCreateRequest(request.config(),
+        ContainerMounts.withMountTmpfs(hostConfig, tmpfsMounts), request.networkingConfig()),
+        image.config().path("config"), Path.of("/"), UserResolver.ExecUser.root())));
     validateRuntime(hostConfig);
     Map<String, NetworkingConfig.EndpointSettings> endpoints = networks.plan(hostConfig,
         request.networkingConfig() == null ? null : request.networkingConfig().endpointsConfig(), asked.macAddress());
     List<Digest> diffs = image.diffIds().stream().map(Digest::parse).toList();
     try (Rollback undo = new Rollback()) {
+      List<MountPoint> mountPoints = mounts.plan(id, hostConfig,
+          ContainerMounts.volumeDestinations(asked.volumes(), image.config().path("config")), this::find, undo);
       layers.prepare(id, diffs);
       undo.push(() -> layers.removeWritable(id));
       Container c = null;
       for (int attempt = 0; c == null; attempt++) {
         Container candidate = new Container(id, n != null ? n : Names.generate(attempt), Instant.now().toString(),
             asked.image(), image.id(), image.diffIds(), spec.process().args(), merge(asked, image.config()),
-            hostConfig, Container.State.created(), 0, false, new Container.Networking(endpoints, Map.of(), ""));
+            hostConfig, Container.State.created(), 0, false, new Container.Networking(endpoints, Map.of(), ""),
+            mountPoints);
         String holder = store.add(candidate);
         if (holder == null) {
           c = candidate;
@@ -435,22 +462,11 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     return n == null || n.isEmpty() || n.equals("default") ? "bridge" : n;
   }
 
-  /** A bind or mount whose source (a volume name or host path) or destination is {@code v}. */
+  /** A mount whose volume name, host source or destination is {@code v}. */
   private static boolean usesVolume(Container c, String v) {
-    HostConfig h = c.hostConfig();
-    if (h.binds() != null) {
-      for (String b : h.binds()) {
-        String[] parts = b.split(":");
-        if (parts[0].equals(v) || parts.length > 1 && parts[1].equals(v)) {
-          return true;
-        }
-      }
-    }
-    if (h.mounts() != null) {
-      for (var m : h.mounts()) {
-        if (v.equals(m.source()) || v.equals(m.target())) {
-          return true;
-        }
+    for (MountPoint m : c.mountPoints()) {
+      if (v.equals(m.name()) || v.equals(m.source()) || v.equals(m.destination())) {
+        return true;
       }
     }
     return false;
@@ -471,7 +487,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     return new ContainerSummary(c.id(), List.of("/" + c.name()), c.image(), c.imageId(), String.join(" ", c.path()),
         Instant.parse(c.created()).getEpochSecond(), portList(c), size ? writableSize(c.id()) : null,
         c.config().labels() == null ? Map.of() : c.config().labels(), c.state().status(), status(c),
-        Map.of("NetworkMode", network), Map.of("Networks", c.networking().networks()), List.of());
+        Map.of("NetworkMode", network), Map.of("Networks", c.networking().networks()), inspectMounts(c));
   }
 
   /** {@code Ports} of docker ps: each binding, and exposed ports without one. */
@@ -612,7 +628,15 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
         ran ? dir.resolve("hosts").toString() : "", log == null || !ls.driver().equals("json-file") ? "" : log.toString(),
         "/" + c.name(), c.restartCount(), "overlay2", "linux", "", "", "", execIds.isEmpty() ? null : execIds,
         c.hostConfig(),
-        new ImageInspect.GraphDriver("overlay2", gd), size ? writableSize(c.id()) : null, List.of(), c.config(), net);
+        new ImageInspect.GraphDriver("overlay2", gd), size ? writableSize(c.id()) : null, inspectMounts(c), c.config(),
+        net);
+  }
+
+  /** {@code Mounts} of inspect and ps: volumes, binds and {@code --mount} tmpfs (dockerd leaves out --tmpfs). */
+  private static List<Object> inspectMounts(Container c) {
+    List<Object> out = new ArrayList<>();
+    c.mountPoints().forEach(m -> out.add(m.toInspect()));
+    return out;
   }
 
   private long writableSize(String id) {
@@ -797,7 +821,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
               + "container before removing or force remove", c.name());
         }
         sup.cancelPendingRestart(c.id());
-        removeInternal(now);
+        removeInternal(now, volumes);
       }
     } finally {
       l.unlock();
@@ -805,7 +829,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     images.gc(); // the container may have held the last use of an image removed with rmi -f
   }
 
-  private void removeInternal(Container c) {
+  private void removeInternal(Container c, boolean removeVolumes) {
     try {
       execs.forget(c.id());
       layers.removeWritable(c.id());
@@ -813,6 +837,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     } catch (IOException e) {
       throw EngineException.system("could not remove container " + c.id(), e);
     }
+    mounts.removed(c.id(), c.mountPoints(), removeVolumes);
     events.publish("container", "destroy", c.id(), Supervisor.attrs(c));
     sup.removedNow(c);
   }
@@ -850,7 +875,7 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
             continue;
           }
           reclaimed += writableSize(c.id());
-          removeInternal(now);
+          removeInternal(now, false);
           deleted.add(c.id());
         }
       } finally {

@@ -78,6 +78,7 @@ final class Supervisor {
   private Health health;
   private Consumer<Container> onRemove;
   private NetworkService networks;
+  private ContainerMounts mounts;
 
   /** One run of a container: from the monitor's launch to the processing of its exit. */
   static final class Run {
@@ -114,6 +115,10 @@ final class Supervisor {
 
   void setNetworks(NetworkService n) {
     this.networks = n;
+  }
+
+  void setMounts(ContainerMounts m) {
+    this.mounts = m;
   }
 
   void setHealth(Health h) {
@@ -199,7 +204,12 @@ final class Supervisor {
       Files.createDirectories(dir);
       MountSpec m = layers.prepare(id, c.diffIds().stream().map(Digest::parse).toList());
       Mounts.mount(m, rootfs);
-      ContainerCreateRequest req = new ContainerCreateRequest(c.config(), c.hostConfig(), null);
+      ContainerMounts.Prepared volumeMounts = mounts.prepare(id, c.mountPoints(), rootfs);
+      if (!volumeMounts.mounts().equals(c.mountPoints())) {
+        c = c.withMountPoints(volumeMounts.mounts()); // copy-up done: recorded with the running state below
+      }
+      ContainerCreateRequest req = new ContainerCreateRequest(c.config(),
+          ContainerMounts.withMountTmpfs(c.hostConfig(), c.mountPoints()), null);
       UserResolver.ExecUser user = UserResolver.resolve(rootfs, OciSpecBuilder.effectiveUser(c.config(), null),
           c.hostConfig().groupAdd());
       Map<String, String> nsPaths = new HashMap<>();
@@ -223,6 +233,7 @@ final class Supervisor {
             net.netns() == null ? "" : net.netns().toString()));
       }
       List<OciSpecBuilder.BindMount> binds = new ArrayList<>(etcFiles(c, net, joined));
+      binds.addAll(volumeMounts.binds());
       OciSpecBuilder.Inputs in = OciSpecBuilder.Inputs.of(id, req, null, rootfs, user).withBinds(binds)
           .withCgroupsPath(cgroupsPath(id)).withNamespacePaths(nsPaths);
       if (Boolean.TRUE.equals(c.hostConfig().init()) && initBinary != null) {
@@ -398,6 +409,7 @@ final class Supervisor {
     } catch (IOException e) {
       LOG.log(Level.WARNING, "could not unmount the root filesystem of " + id, e);
     }
+    mounts.stopped(id);
     if (!cgroupGone) {
       try {
         cgroups.remove(cgroupsPath(id));
@@ -802,6 +814,7 @@ final class Supervisor {
         if (c.state().running() && !c.state().restarting() && Files.isDirectory(dir) && Monitor.alive(dir)) {
           Run r = new Run(c.id(), dir, c.state().pid());
           networks.restore(c.id(), c.name(), c.hostConfig(), c.networking().networks(), c.networking().ports());
+          mounts.adopted(c.id(), c.mountPoints());
           runs.put(c.id(), r);
           watcher.watch(dir, () -> onExit(r));
           if (!liveRestore) {

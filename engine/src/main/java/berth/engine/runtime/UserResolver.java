@@ -205,7 +205,7 @@ public final class UserResolver {
    * {@code path} (absolute, as the container sees it) resolved to a host path under {@code rootfs}, with
    * every symlink followed inside the rootfs. The result may not exist.
    */
-  static Path resolveInRoot(Path rootfs, String path) throws IOException {
+  public static Path resolveInRoot(Path rootfs, String path) throws IOException {
     Deque<String> todo = new ArrayDeque<>(List.of(path.split("/")));
     Deque<String> done = new ArrayDeque<>();
     int links = 0;

@@ -41,6 +41,11 @@ public final class DataRoot {
     return root.resolve("containers");
   }
 
+  /** Volumes of the local driver: volumes/&lt;name&gt;/{_data,volume.json}. */
+  public Path volumes() {
+    return root.resolve("volumes");
+  }
+
   /** Scratch space for work in progress (loads, imports); cleaned on start. */
   public Path tmp() {
     return root.resolve("tmp");
@@ -50,7 +55,7 @@ public final class DataRoot {
   public void create() throws IOException {
     Files.createDirectories(root);
     Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
-    for (Path p : new Path[] {content(), layers(), images(), containers(), tmp()}) {
+    for (Path p : new Path[] {content(), layers(), images(), containers(), volumes(), tmp()}) {
       Files.createDirectories(p);
     }
   }

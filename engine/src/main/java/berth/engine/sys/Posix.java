@@ -30,6 +30,13 @@ public final class Posix {
   public static final int O_RDONLY = 0;
   public static final int O_CLOEXEC = 02000000;
   public static final int CLONE_NEWNET = 0x40000000;
+  public static final long MS_RDONLY = 1;
+  public static final long MS_NOSUID = 2;
+  public static final long MS_NODEV = 4;
+  public static final long MS_NOEXEC = 8;
+  public static final long MS_SYNCHRONOUS = 16;
+  public static final long MS_REMOUNT = 32;
+  public static final long MS_NOATIME = 1024;
   public static final long MS_BIND = 4096;
   public static final long MS_REC = 16384;
   public static final long MS_PRIVATE = 1L << 18;

@@ -12,6 +12,7 @@ import berth.engine.container.ContainerService;
 import berth.engine.events.EventBus;
 import berth.engine.image.ImageService;
 import berth.engine.sys.Host;
+import berth.engine.volume.VolumeService;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -26,10 +27,12 @@ public final class SystemService implements SystemBackend {
   private final ImageService images;
   private final ContainerService containers;
   private final EventBus events;
+  private final VolumeService volumes;
 
   public SystemService(EngineConfig config, String engineId, ImageService images, ContainerService containers,
-      EventBus events) {
+      VolumeService volumes, EventBus events) {
     this.config = config;
+    this.volumes = volumes;
     this.engineId = engineId;
     this.images = images;
     this.containers = containers;
@@ -173,6 +176,6 @@ public final class SystemService implements SystemBackend {
     List<Object> ctrs = all || types.contains("container")
         ? new ArrayList<>(containers.list(true, -1, true, Filters.none())) : null;
     return new DiskUsage(layersSize, imgs, ctrs,
-        all || types.contains("volume") ? List.of() : null, all || types.contains("build-cache") ? List.of() : null);
+        all || types.contains("volume") ? new ArrayList<>(volumes.usage()) : null, all || types.contains("build-cache") ? List.of() : null);
   }
 }
