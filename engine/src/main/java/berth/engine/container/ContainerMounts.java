@@ -122,6 +122,7 @@ final class ContainerMounts {
       }
       out.add(r);
     }
+    out.sort(java.util.Comparator.comparing(MountPoint::destination)); // a stable order for inspect
     return out;
   }
 

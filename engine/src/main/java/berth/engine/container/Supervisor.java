@@ -295,7 +295,8 @@ final class Supervisor {
 
   private void failStart(Container c, Exception e) {
     String msg = e.getMessage() == null ? e.toString() : e.getMessage();
-    int code = msg.contains("no such file or directory") || msg.contains("executable file not found") ? 127
+    int code = msg.contains("no such file or directory") || msg.contains("executable file not found")
+        || msg.contains("not a directory") ? 127
         : msg.contains("permission denied") ? 126 : 128;
     try {
       Container now = store.get(c.id());

@@ -161,6 +161,11 @@ public final class Monitor {
   static EngineException runtimeError(String msg, boolean exec) {
     String m = exec ? "OCI runtime exec failed: " + msg + ": unknown"
         : "failed to create task for container: OCI runtime create failed: " + msg + ": unknown";
+    if (!exec && msg.toLowerCase(java.util.Locale.ROOT).contains("not a directory")) {
+      // a bind of a file over a directory or the reverse: dockerd adds this hint (daemon/errors.go)
+      m += ": Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path "
+          + "exists and is the expected type";
+    }
     return new EngineException(berth.engine.errdefs.ErrorKind.INVALID_PARAMETER, m);
   }
 

@@ -125,6 +125,24 @@ public final class TestImages {
     }
 
     /**
+     * busybox with {@code VOLUME /seed} in its config and, in a second layer, {@code /seed} (mode 0750) holding
+     * {@code owned.txt} (mode 0640, owner 1000:1000, "seeded\n"): what copy-up must carry into a new volume.
+     */
+    public static ImageArchive busyboxWithVolume(Path out, String tag) throws IOException {
+        Layer l2 = new Layer()
+                .dir("seed", 0750)
+                .file("seed/owned.txt", 0640, 1000, 1000, bytes("seeded\n"), Map.of());
+        Blob b1 = Blob.ofBytes(busyboxLayer().toBytes(), OCI_LAYER, null);
+        Blob b2 = Blob.ofBytes(l2.toBytes(), OCI_LAYER, null);
+        Map<String, Object> cc = busyboxContainerConfig();
+        cc.put("Volumes", Map.of("/seed", Map.of()));
+        byte[] config = config(List.of(b1.diffId(), b2.diffId()), cc, List.of(history(BUSYBOX_CREATED_BY, false),
+                history("COPY seed /seed # buildkit", false), history("VOLUME [/seed]", true),
+                history("CMD [\"sh\"]", true)));
+        return DockerArchive.standard(List.of(normalizeTag(tag)), List.of(b1, b2), config, false).write(out);
+    }
+
+    /**
      * busybox layer + 3 layers: (2) files, symlink, hardlink, setuid file, uid-1000 file, xattr file;
      * (3) whiteout of /data/b.txt and opaque /data/dir with /data/dir/new.txt; (4) gzip-compressed, adds
      * /etc/layer4. Docker schema2 media types (layer 4 is {@value #DOCKER_LAYER_GZIP}); history has
