@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A real Compose client (Debian's docker-compose 1.29, through docker-py) against the engine: a project with
  * a front and an internal back network, a published port and a network alias comes up, its services find
- * each other by service name only where they share a network, and {@code down} leaves nothing behind.
+ * each other by service name only where they share a network, and {@code down} leaves nothing behind; a service
+ * with a named volume and a bind keeps its volume's data across {@code down} and loses it with {@code down -v}.
  */
 @Tag("root")
 class ComposeIT {
@@ -100,6 +101,52 @@ class ComposeIT {
     assertEquals(0, down.exitCode(), down.toString());
     assertEquals(List.of(), docker.run("ps", "-aq").assertOk().lines());
     assertEquals(3, docker.run("network", "ls", "-q").assertOk().lines().size(), "only bridge, host and none");
+  }
+
+  @Test
+  void aServiceWithANamedVolumeAndABindKeepsTheVolumeOnDownAndLosesItOnDownV() throws Exception {
+    Path host = Files.createDirectories(work.resolve("site"));
+    Files.writeString(host.resolve("in.txt"), "from-host\n");
+    Files.writeString(work.resolve("docker-compose.yml"), String.join("\n",
+        "version: \"3.8\"",
+        "services:",
+        "  app:",
+        "    image: busybox:latest",
+        "    command: sh -c 'cat /site/in.txt >> /state/log; cp /state/log /site/out.txt; sleep 300'",
+        "    volumes:",
+        "      - state:/state",
+        "      - ./site:/site",
+        "volumes:",
+        "  state: {}",
+        ""));
+    assertEquals(0, compose("up", "-d").exitCode());
+    Path out = host.resolve("out.txt");
+    for (int i = 0; i < 100 && !Files.exists(out); i++) {
+      Thread.sleep(100);
+    }
+    assertEquals("from-host\n", Files.readString(out), "the bind is the host's directory, the volume is writable");
+    String mounts = docker.run("inspect", "berthit_app_1", "--format",
+        "{{range .Mounts}}{{.Type}}:{{.Source}}:{{.Destination}} {{end}}").assertOk().out();
+    assertTrue(mounts.contains("bind:" + host + ":/site") && mounts.contains("volume:") && mounts.contains(":/state"),
+        mounts);
+    assertEquals("berthit_state berthit", docker.run("volume", "ls", "--format",
+        "{{.Name}} {{.Label \"com.docker.compose.project\"}}").assertOk().out());
+    Result down = compose("down");
+    assertEquals(0, down.exitCode(), down.toString());
+    assertEquals(List.of("berthit_state"), docker.run("volume", "ls", "-q").assertOk().lines(), "down keeps it");
+
+    // the volume's data outlives the container: a new project run appends to it
+    Files.delete(out);
+    assertEquals(0, compose("up", "-d").exitCode());
+    for (int i = 0; i < 100 && !Files.exists(out); i++) {
+      Thread.sleep(100);
+    }
+    assertEquals("from-host\nfrom-host\n", Files.readString(out));
+    Result downV = compose("down", "-v");
+    assertEquals(0, downV.exitCode(), downV.toString());
+    assertEquals(List.of(), docker.run("volume", "ls", "-q").assertOk().lines(), "down -v removes it");
+    assertEquals(List.of(), docker.run("ps", "-aq").assertOk().lines());
+    assertTrue(Files.isRegularFile(host.resolve("in.txt")), "the bound host directory stays");
   }
 
   private Result compose(String... args) {
