@@ -1,5 +1,6 @@
 package berth.engine.volume;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.LinkedHashMap;
@@ -33,6 +34,7 @@ public record MountPoint(
   public static final String TMPFS = "tmpfs";
 
   /** True for a volume mount. */
+  @JsonIgnore // not a property: config.v2.json keeps the Type
   public boolean isVolume() {
     return VOLUME.equals(type);
   }
