@@ -1262,6 +1262,135 @@ public final class ContainerService implements ContainersBackend, ImageUsers, ja
     return out;
   }
 
+  // ---- files: docker cp, diff, export, commit ---------------------------------------------------
+
+  @Override
+  public PathStat statPath(String name, String path) throws IOException {
+    Container c = find(name);
+    try (ContainerView v = ContainerView.open(sup, layers, c.id())) {
+      return new ContainerFiles(v.resolver(), name).stat(path);
+    }
+  }
+
+  @Override
+  public void archivePath(String name, String path, TarOpener open) throws IOException {
+    Container c = find(name);
+    try (ContainerView v = ContainerView.open(sup, layers, c.id())) {
+      ContainerFiles files = new ContainerFiles(v.resolver(), name);
+      PathStat stat = files.stat(path);
+      files.archive(path, stat, open.open(stat));
+    }
+    events.publish("container", "archive-path", c.id(), Supervisor.attrs(c, "path", path));
+  }
+
+  @Override
+  public void extractToDir(String name, String path, boolean noOverwriteDirNonDir, boolean copyUidGid,
+      java.io.InputStream tar) throws IOException {
+    Container c = find(name);
+    try (ContainerView v = ContainerView.open(sup, layers, c.id())) {
+      Long uid = null;
+      Long gid = null;
+      String user = v.container().config().user();
+      if (copyUidGid && user != null && !user.isEmpty()) { // moby's tarCopyOptions: the container's user owns it all
+        UserResolver.ExecUser u = UserResolver.resolve(v.rootfs(), user, List.of());
+        uid = u.uid();
+        gid = u.gid();
+      }
+      new ContainerFiles(v.resolver(), name).extract(path, tar, new ContainerFiles.ExtractOptions(noOverwriteDirNonDir,
+          uid, gid, Boolean.TRUE.equals(v.container().hostConfig().readonlyRootfs())));
+    }
+    events.publish("container", "extract-to-dir", c.id(), Supervisor.attrs(c, "path", path));
+  }
+
+  @Override
+  public List<Map<String, Object>> changes(String name) throws IOException {
+    Container c = find(name);
+    List<Path> lowers = new ArrayList<>();
+    for (int i = c.diffIds().size() - 1; i >= 0; i--) {
+      lowers.add(layers.diffDir(Digest.parse(c.diffIds().get(i))));
+    }
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (Changes.Change ch : Changes.of(layers.writableDir(c.id()), lowers)) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("Path", ch.path());
+      m.put("Kind", ch.kind());
+      out.add(m);
+    }
+    return out;
+  }
+
+  @Override
+  public void export(String name, TarOpener open) throws IOException {
+    Container c = find(name);
+    try (ContainerView v = ContainerView.open(sup, layers, c.id())) {
+      new ContainerFiles(v.rootOnly(), name).export(open.open(null));
+    }
+    events.publish("container", "export", c.id(), Supervisor.attrs(c));
+  }
+
+  @Override
+  public String commit(CommitOptions o) throws IOException {
+    Container c = find(o.container());
+    var l = sup.lock(c.id());
+    l.lock();
+    boolean paused = false;
+    try {
+      Container now = store.get(c.id());
+      if (now == null) {
+        throw EngineException.notFound("No such container: %s", o.container());
+      }
+      if (o.pause() && sup.run(c.id()) != null && !now.state().paused()) {
+        sup.pause(c.id(), true); // a consistent snapshot, as dockerd (the lock is reentrant)
+        paused = true;
+      }
+      com.fasterxml.jackson.databind.node.ObjectNode requested = imageConfig(o.config());
+      com.fasterxml.jackson.databind.node.ObjectNode own = imageConfig(now.config());
+      // moby's NewChildImage: the history line is the container's Cmd
+      List<String> cmd = now.config().cmd() == null ? List.of() : now.config().cmd();
+      ImageService.CommitSpec spec = new ImageService.CommitSpec(now.id(), now.imageId(), requested, own,
+          o.changes() == null ? List.of() : o.changes(), o.repo(), o.tag(), o.comment(), o.author(),
+          String.join(" ", cmd));
+      String id = images.commit(spec, out -> layers.writeWritableTar(now.id(), (p, h) -> {
+        try {
+          return Changes.isInitStub(p, h);
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }, out));
+      String ref = o.repo() == null || o.repo().isEmpty() ? ""
+          : o.repo() + ":" + (o.tag() == null || o.tag().isEmpty() ? "latest" : o.tag());
+      events.publish("container", "commit", now.id(), Supervisor.attrs(now, "comment",
+          o.comment() == null ? "" : o.comment(), "imageID", id, "imageRef", ref));
+      return id;
+    } finally {
+      if (paused) {
+        try {
+          sup.pause(c.id(), false);
+        } catch (RuntimeException e) {
+          java.util.logging.Logger.getLogger(ContainerService.class.getName()).warning(
+              "could not unpause " + c.id() + " after commit: " + e.getMessage());
+        }
+      }
+      l.unlock();
+    }
+  }
+
+  /** A container config as image-config JSON (PascalCase, unset fields and names left out). */
+  private static com.fasterxml.jackson.databind.node.ObjectNode imageConfig(ContainerConfig cfg) {
+    com.fasterxml.jackson.databind.node.ObjectNode n = berth.engine.api.http.ApiJson.MAPPER.valueToTree(
+        cfg == null ? ContainerConfig.empty() : cfg);
+    List<String> drop = new ArrayList<>();
+    n.fieldNames().forEachRemaining(f -> {
+      if (n.get(f).isNull()) {
+        drop.add(f);
+      }
+    });
+    // the container's name, image and network identity are no part of an image (moby keeps them, unused)
+    drop.addAll(List.of("Hostname", "Domainname", "Image", "MacAddress", "NetworkDisabled"));
+    n.remove(drop);
+    return n;
+  }
+
   // ---- ImageUsers ------------------------------------------------------------------------------
 
   @Override

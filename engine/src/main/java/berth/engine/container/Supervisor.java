@@ -131,7 +131,7 @@ final class Supervisor {
   }
 
   /** The record, or NOT_FOUND if it was removed meanwhile. */
-  private Container existing(String id) {
+  Container existing(String id) {
     Container c = store.get(id);
     if (c == null) {
       throw EngineException.notFound("No such container: %s", id);
@@ -241,6 +241,7 @@ final class Supervisor {
       }
       OciSpec spec = specs.build(in);
       Files.write(dir.resolve("config.json"), spec.toJson().getBytes(StandardCharsets.UTF_8)); // a fresh dir
+      writeBindMounts(id, spec);
       LogSettings log = LogSettings.of(c.hostConfig().logConfig(), logDefaults);
       boolean tty = Boolean.TRUE.equals(c.config().tty());
       List<Consumer<Path>> waiting = pendingAttach.remove(id);
@@ -374,6 +375,24 @@ final class Supervisor {
     out.add(new OciSpecBuilder.BindMount(hosts.toString(), "/etc/hosts", false, "rprivate"));
     return out;
   }
+
+  /**
+   * Keeps the bind mounts this start gave runc with the container ({@link ContainerView#MOUNTS_FILE}), so that
+   * {@code docker cp} into or out of a stopped container reaches its volumes, binds and /etc files as dockerd does.
+   */
+  private void writeBindMounts(String id, OciSpec spec) throws IOException {
+    List<OciSpec.Mount> binds = new ArrayList<>();
+    for (OciSpec.Mount m : spec.mounts()) {
+      if (ContainerView.isBind(MOUNT_JSON.valueToTree(m))) {
+        binds.add(m);
+      }
+    }
+    // rewritten at every start, like the /etc files: no need for AtomicFiles' fsync
+    Files.write(containerDir(id).resolve(ContainerView.MOUNTS_FILE), MOUNT_JSON.writeValueAsBytes(binds));
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper MOUNT_JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
 
   /** Undoes a run: runc state, the root filesystem mount, the cgroup and the run directory. */
   private void cleanupRun(String id, Path dir, boolean hadRunc) {

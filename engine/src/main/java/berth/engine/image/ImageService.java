@@ -585,6 +585,30 @@ public final class ImageService implements ImagesBackend {
   }
 
   /**
+   * What {@code docker commit} makes an image from: the container's image (the parent), the request's config and
+   * the container's (image-config keys in PascalCase; the request's, with the Dockerfile-style changes applied,
+   * wins), and the history line.
+   */
+  public record CommitSpec(String containerId, String parentImageId,
+      com.fasterxml.jackson.databind.node.ObjectNode requested,
+      com.fasterxml.jackson.databind.node.ObjectNode containerConfig, List<String> changes, String repo, String tag,
+      String comment, String author, String createdBy) {}
+
+  /** Writes a layer tar (uncompressed); does not close the stream. */
+  public interface LayerSource {
+    void write(OutputStream out) throws IOException;
+  }
+
+  /**
+   * Makes and registers an image of the parent's layers plus the layer {@code layer} writes (none if it is
+   * empty) and tags it; returns its ID. NOT_FOUND if the parent image is gone, INVALID_PARAMETER for a bad
+   * reference or change. Nothing is left behind on failure (the blob and layer are collected).
+   */
+  public String commit(CommitSpec spec, LayerSource layer) throws IOException {
+    return new Committer(this).commit(spec, layer);
+  }
+
+  /**
    * Registers a validated image: stores its record and points its references at it, all under the
    * service lock so that GC never sees a half-registered image.
    */
@@ -596,7 +620,9 @@ public final class ImageService implements ImagesBackend {
     for (Reference ref : refs) {
       tagInternal(ref, r.id());
     }
-    String name = refs.isEmpty() ? r.id() : refs.get(0).familiar();
-    events.publish("image", action, r.id(), Map.of("name", name));
+    if (action != null) { // a commit's event is the container's
+      String name = refs.isEmpty() ? r.id() : refs.get(0).familiar();
+      events.publish("image", action, r.id(), Map.of("name", name));
+    }
   }
 }

@@ -61,6 +61,14 @@ public interface LayerStore {
   /** Removes a writable layer, which must not be mounted; no error if absent. */
   void removeWritable(String key) throws IOException;
 
+  /**
+   * Writes writable layer {@code key}'s changes as a layer tar, like {@link #writeTar} ({@code docker commit});
+   * entries {@code skip} picks (by "/path" and host path) are left out with what is under them. Does not close
+   * {@code out}.
+   */
+  void writeWritableTar(String key, java.util.function.BiPredicate<String, Path> skip, OutputStream out)
+      throws IOException;
+
   /** The keys of every writable layer. */
   List<String> writableKeys() throws IOException;
 }

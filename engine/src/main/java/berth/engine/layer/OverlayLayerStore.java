@@ -186,6 +186,16 @@ public final class OverlayLayerStore implements LayerStore {
     return out;
   }
 
+  @Override
+  public void writeWritableTar(String key, java.util.function.BiPredicate<String, Path> skip, OutputStream out)
+      throws IOException {
+    Path upper = writableDir(key);
+    if (!Files.isDirectory(upper)) {
+      throw EngineException.notFound("writable layer %s does not exist", key);
+    }
+    new TarWriter(upper, out, skip).write();
+  }
+
   private Path writableRoot(String key) {
     if (!KEY.matcher(key).matches()) {
       throw EngineException.invalid("invalid writable layer key: %s", key);

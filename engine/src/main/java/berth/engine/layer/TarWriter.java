@@ -38,9 +38,17 @@ final class TarWriter {
   private final Map<String, String> inodes = new HashMap<>();
   private final byte[] buf = new byte[TarUnpacker.BUFFER];
 
+  /** Leaves out entries (named "/path", as in the container) that {@code skip} picks, and what is under them. */
+  private final java.util.function.BiPredicate<String, Path> skip;
+
   TarWriter(Path root, OutputStream out) {
+    this(root, out, null);
+  }
+
+  TarWriter(Path root, OutputStream out, java.util.function.BiPredicate<String, Path> skip) {
     this.root = root;
     this.out = out;
+    this.skip = skip;
   }
 
   void write() throws IOException {
@@ -59,6 +67,9 @@ final class TarWriter {
         b.getFileName().toString().getBytes(StandardCharsets.UTF_8)));
     for (Path p : children) {
       String name = prefix + p.getFileName();
+      if (skip != null && skip.test("/" + name, p)) {
+        continue;
+      }
       Map<String, Object> a = Files.readAttributes(p, "unix:*", LinkOption.NOFOLLOW_LINKS);
       int mode = (Integer) a.get("mode");
       long uid = ((Number) a.get("uid")).longValue();

@@ -10,6 +10,8 @@ import berth.engine.api.types.HostConfig;
 import berth.engine.logs.LogEntry;
 import berth.engine.logs.ReadOptions;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -107,6 +109,49 @@ public interface ContainersBackend {
 
   /** Changes resources and the restart policy; returns warnings. */
   List<String> update(String name, HostConfig changes);
+
+  // ---- files ----
+
+  /** {@code X-Docker-Container-Path-Stat}: Go's os.FileMode in {@code mode}, RFC 3339 {@code mtime}. */
+  record PathStat(@com.fasterxml.jackson.annotation.JsonProperty("name") String name,
+      @com.fasterxml.jackson.annotation.JsonProperty("size") long size,
+      @com.fasterxml.jackson.annotation.JsonProperty("mode") long mode,
+      @com.fasterxml.jackson.annotation.JsonProperty("mtime") String mtime,
+      @com.fasterxml.jackson.annotation.JsonProperty("linkTarget") String linkTarget) {}
+
+  /** Where a tar goes once the request is known to succeed: called once, with the stat, before any byte. */
+  interface TarOpener {
+    OutputStream open(PathStat stat) throws IOException;
+  }
+
+  /**
+   * Stats a path in the container (running or not), resolved inside its root and mounts; the last component is
+   * not followed. NOT_FOUND "Could not find the file P in container C".
+   */
+  PathStat statPath(String name, String path) throws IOException;
+
+  /** Archives a path of the container ({@code docker cp} from); errors come before {@code open} is called. */
+  void archivePath(String name, String path, TarOpener open) throws IOException;
+
+  /**
+   * Unpacks a tar under a directory of the container ({@code docker cp} to). NOT_FOUND for a missing directory,
+   * INVALID_PARAMETER for a non-directory, a read-only target or an entry that would leave the directory.
+   */
+  void extractToDir(String name, String path, boolean noOverwriteDirNonDir, boolean copyUidGid, InputStream tar)
+      throws IOException;
+
+  /** {@code docker diff}: {@code [{"Path": …, "Kind": 0|1|2}]} (modified, added, deleted), sorted by path. */
+  List<Map<String, Object>> changes(String name) throws IOException;
+
+  /** {@code docker export}: the container's root (without its mounts) as a tar into what {@code open} returns. */
+  void export(String name, TarOpener open) throws IOException;
+
+  /** {@code POST /commit}: the query's fields and the body's config (possibly empty). */
+  record CommitOptions(String container, String repo, String tag, String comment, String author, boolean pause,
+      List<String> changes, berth.engine.api.types.ContainerConfig config) {}
+
+  /** Makes an image of the container's changes; returns its ID. NOT_FOUND, INVALID_PARAMETER for bad changes. */
+  String commit(CommitOptions o) throws IOException;
 
   // ---- exec ----
 

@@ -74,6 +74,12 @@ public final class ContainersRouter implements Router {
           res.json(200, Map.of("Warnings", backend.update(req.pathParam("name"),
               changes == null ? HostConfig.empty() : changes)));
         }),
+        Route.head("/containers/{name}/archive", this::headContainersArchive),
+        Route.get("/containers/{name}/archive", this::getContainersArchive),
+        Route.put("/containers/{name}/archive", this::putContainersArchive),
+        Route.get("/containers/{name}/changes", (req, res) -> res.json(200, backend.changes(req.pathParam("name")))),
+        Route.get("/containers/{name}/export", this::getContainersExport),
+        Route.post("/commit", this::postCommit),
         Route.post("/containers/{name}/exec", this::postContainersExec),
         Route.post("/exec/{id}/start", this::postExecStart),
         Route.post("/exec/{id}/resize", (req, res) -> {
@@ -360,6 +366,80 @@ public final class ContainersRouter implements Router {
   private void deleteContainers(ApiRequest req, ApiResponse res) {
     backend.remove(req.pathParam("name"), req.boolQuery("force"), req.boolQuery("v"));
     res.empty(204);
+  }
+
+  /** The CLI decodes the stat header with standard base64 ({@code client/container_copy.go}). */
+  static String statHeader(ContainersBackend.PathStat stat) throws IOException {
+    return java.util.Base64.getEncoder().encodeToString(berth.engine.api.http.ApiJson.MAPPER.writeValueAsBytes(stat));
+  }
+
+  private static String pathQuery(ApiRequest req) {
+    String path = req.query("path");
+    if (path == null || path.isEmpty()) {
+      throw EngineException.invalid("Could not find the file  in container %s", req.pathParam("name"));
+    }
+    return path;
+  }
+
+  private void headContainersArchive(ApiRequest req, ApiResponse res) throws IOException {
+    ContainersBackend.PathStat stat = backend.statPath(req.pathParam("name"), pathQuery(req));
+    res.header("X-Docker-Container-Path-Stat", statHeader(stat));
+    res.empty(200);
+  }
+
+  private void getContainersArchive(ApiRequest req, ApiResponse res) throws IOException {
+    ApiResponse.ResponseStream[] out = new ApiResponse.ResponseStream[1];
+    try {
+      backend.archivePath(req.pathParam("name"), pathQuery(req), stat -> {
+        res.header("X-Docker-Container-Path-Stat", statHeader(stat));
+        out[0] = res.stream(200, "application/x-tar");
+        return out[0];
+      });
+    } catch (IOException | RuntimeException e) {
+      if (out[0] == null) {
+        throw e; // nothing sent yet: the client gets the error
+      }
+      out[0].abort(); // the tar is under way: a broken stream, never a short archive
+      return;
+    }
+    out[0].close();
+  }
+
+  private void putContainersArchive(ApiRequest req, ApiResponse res) throws IOException {
+    backend.extractToDir(req.pathParam("name"), pathQuery(req), req.boolQuery("noOverwriteDirNonDir"),
+        req.boolQuery("copyUIDGID"), req.body());
+    res.empty(200);
+  }
+
+  private void getContainersExport(ApiRequest req, ApiResponse res) throws IOException {
+    ApiResponse.ResponseStream[] out = new ApiResponse.ResponseStream[1];
+    try {
+      backend.export(req.pathParam("name"), stat -> {
+        out[0] = res.stream(200, "application/x-tar");
+        return out[0];
+      });
+    } catch (IOException | RuntimeException e) {
+      if (out[0] == null) {
+        throw e;
+      }
+      out[0].abort();
+      return;
+    }
+    out[0].close();
+  }
+
+  private void postCommit(ApiRequest req, ApiResponse res) throws IOException {
+    String container = req.query("container");
+    if (container == null || container.isEmpty()) {
+      throw EngineException.invalid("No such container: ");
+    }
+    berth.engine.api.types.ContainerConfig config = req.readJson(berth.engine.api.types.ContainerConfig.class);
+    // pause defaults to true since API 1.13 (moby's postCommit)
+    String p = req.query("pause");
+    boolean pause = p == null || p.isEmpty() || req.boolQuery("pause");
+    String id = backend.commit(new ContainersBackend.CommitOptions(container, req.query("repo"), req.query("tag"),
+        req.query("comment"), req.query("author"), pause, req.queryAll("changes"), config));
+    res.json(201, Map.of("Id", id));
   }
 
   private void postContainersPrune(ApiRequest req, ApiResponse res) throws IOException {
