@@ -204,8 +204,11 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
         res.empty(204);
       }
     } catch (Throwable t) {
+      // Only a reply already under way is broken off: an error reply just queued is not done yet either, and
+      // closing then raced its write, so a client reusing the connection (docker cp's HEAD 404, then PUT) lost it.
+      boolean midway = res.committed();
       ErrorResponder.respond(request, res, t);
-      if (!res.done().isDone() && res.committed()) {
+      if (midway && !res.done().isDone()) {
         ctx.close(); // a stream broke mid-way: the client must see a broken reply, not a clean end
       }
     } finally {
