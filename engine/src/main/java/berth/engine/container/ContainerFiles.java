@@ -324,7 +324,7 @@ final class ContainerFiles {
       }
       Posix.lchown(h, uid, gid);
       if (!e.isSymbolicLink()) {
-        Posix.chmod(h, e.getMode() & 07777);
+        chmodNoFollow(h, e.getMode() & 07777);
       }
       long mt = e.getModTime().getTime();
       Posix.lutimens(h, mt / 1000, (mt % 1000) * 1_000_000, mt / 1000, (mt % 1000) * 1_000_000);
@@ -333,6 +333,23 @@ final class ContainerFiles {
       long mt = (Long) dirTimes.get(i)[1];
       Posix.lutimens((Path) dirTimes.get(i)[0], mt / 1000, (mt % 1000) * 1_000_000, mt / 1000,
           (mt % 1000) * 1_000_000);
+    }
+  }
+
+  private static final int O_PATH = 010000000;
+  private static final int O_NOFOLLOW = 0400000;
+
+  /**
+   * chmod(2) follows a symlink, so something that swapped the new file for one (another container sharing a
+   * volume) could aim it at a host file: the mode is set through an O_PATH|O_NOFOLLOW descriptor instead, which
+   * names the file just made or, if it was swapped, the link itself (whose mode Linux refuses to change).
+   */
+  private static void chmodNoFollow(Path p, int mode) throws IOException {
+    int fd = Posix.open(p, O_PATH | O_NOFOLLOW | Posix.O_CLOEXEC);
+    try {
+      Posix.chmod(Path.of("/proc/self/fd/" + fd), mode);
+    } finally {
+      Posix.closeFd(fd);
     }
   }
 

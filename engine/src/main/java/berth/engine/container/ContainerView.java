@@ -23,8 +23,8 @@ import java.util.logging.Logger;
  * bind mounts. A running container's root is its bundle's {@code rootfs} mount and its bind mounts are those of
  * the bundle's {@code config.json}; a stopped one gets its overlay mounted at the same place for the duration and
  * the bind mounts it last ran with ({@code containers/<id>/mounts.json}, written at each start). Holds the
- * container's lock from open to close, so it cannot start, stop or be removed meanwhile; must be closed on the
- * thread that opened it.
+ * container's lock from open to close, so it cannot start, stop or be removed meanwhile, and keeps a running
+ * container frozen (unless the user paused it already); must be closed on the thread that opened it.
  */
 final class ContainerView implements Closeable {
   private static final Logger LOG = Logger.getLogger(ContainerView.class.getName());
@@ -36,12 +36,17 @@ final class ContainerView implements Closeable {
   private final Path rootfs;
   private final Path runDir;
   private final boolean mountedHere;
+  /** A running container's processes are frozen while the view is open (see {@link Supervisor#freeze}). */
+  private final boolean frozen;
+  private final Supervisor sup;
   private final List<RootResolver.Mount> mounts;
   private final Container container;
 
-  private ContainerView(ReentrantLock lock, Container c, Path rootfs, Path runDir, boolean mountedHere,
-      List<RootResolver.Mount> mounts) {
+  private ContainerView(ReentrantLock lock, Supervisor sup, Container c, Path rootfs, Path runDir,
+      boolean mountedHere, boolean frozen, List<RootResolver.Mount> mounts) {
     this.lock = lock;
+    this.sup = sup;
+    this.frozen = frozen;
     this.container = c;
     this.rootfs = rootfs;
     this.runDir = runDir;
@@ -58,7 +63,17 @@ final class ContainerView implements Closeable {
       Path dir = sup.runDir(id);
       Path rootfs = dir.resolve("rootfs");
       if (sup.run(id) != null) {
-        return new ContainerView(l, c, rootfs, dir, false, readMounts(dir.resolve("config.json")));
+        List<RootResolver.Mount> mounts = readMounts(dir.resolve("config.json"));
+        boolean freeze = !c.state().paused();
+        if (freeze) {
+          try {
+            sup.freeze(id, true);
+          } catch (IOException e) {
+            freeze = false; // it is exiting (its exit waits for this lock): nothing left inside to race with
+            LOG.fine("could not freeze " + id + ": " + e.getMessage());
+          }
+        }
+        return new ContainerView(l, sup, c, rootfs, dir, false, freeze, mounts);
       }
       // A stopped container: mount its overlay where a start would (a crash meanwhile is cleaned up by restore,
       // which unmounts the rootfs of every run directory it finds).
@@ -71,7 +86,7 @@ final class ContainerView implements Closeable {
         Trees.deleteFlat(dir);
         throw e;
       }
-      return new ContainerView(l, c, rootfs, dir, true,
+      return new ContainerView(l, sup, c, rootfs, dir, true, false,
           readMounts(sup.containerDir(id).resolve(MOUNTS_FILE)));
     } catch (IOException | RuntimeException e) {
       l.unlock();
@@ -134,6 +149,13 @@ final class ContainerView implements Closeable {
   @Override
   public void close() {
     try {
+      if (frozen) {
+        try {
+          sup.freeze(container.id(), false);
+        } catch (IOException e) {
+          LOG.log(Level.WARNING, "could not thaw " + container.id() + " after a file operation", e);
+        }
+      }
       if (mountedHere) {
         try {
           Mounts.unmount(rootfs);

@@ -21,9 +21,10 @@ import java.util.TreeSet;
  * mount's source (the longest destination wins, as the kernel's mount table would). This replaces dockerd's
  * chroot into the container ({@code daemon/containerfs_linux.go}) and its {@code FollowSymlinkInScope}.
  *
- * <p>Resolution checks the file system component by component; a process inside a running container that swaps a
- * directory for a symlink between the check and the use could still redirect a write (dockerd has the same race
- * outside its chroot). Immutable; thread-safe.
+ * <p>Resolution checks the file system component by component, so a process that swapped a directory for a symlink
+ * between the check and the use could redirect it: {@link ContainerView} keeps a running container frozen while
+ * its files are used, as moby does for CVE-2018-15664 (another container sharing a volume is not frozen).
+ * Immutable; thread-safe.
  */
 final class RootResolver {
   /** Linux's MAXSYMLINKS: more hops than this is a loop. */

@@ -143,6 +143,19 @@ final class Supervisor {
     return locks.computeIfAbsent(id, k -> new ReentrantLock());
   }
 
+  /**
+   * Freezes or thaws a running container's processes without touching its recorded state: {@code docker cp}'s
+   * window, so nothing inside can swap a path for a symlink between its resolution and its use (moby's fix for
+   * CVE-2018-15664 also pauses the container). The caller holds the container's lock.
+   */
+  void freeze(String id, boolean freeze) throws IOException {
+    if (freeze) {
+      runc.pause(id);
+    } else {
+      runc.resume(id);
+    }
+  }
+
   Path runDir(String id) {
     return execRoot.resolve("c").resolve(id);
   }

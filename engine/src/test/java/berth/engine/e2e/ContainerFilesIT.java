@@ -110,6 +110,8 @@ class ContainerFilesIT {
     String id = docker.run("inspect", "cp1", "--format", "{{.Id}}").assertOk().out().trim();
     assertEquals(id.substring(0, 12) + "\n", Files.readString(out.resolve("hostname")));
 
+    assertEquals("running false", docker.run("inspect", "cp1", "--format", "{{.State.Status}} {{.State.Paused}}")
+        .assertOk().out(), "frozen only while its files were used");
     docker.run("stop", "-t", "1", "cp1").assertOk();
     Files.writeString(in.resolve("later.txt"), "copied while stopped\n");
     docker.run("cp", in.resolve("later.txt").toString(), "cp1:/tmp/later.txt").assertOk();
