@@ -84,7 +84,8 @@ final class Changes {
       Path below = lower(lowers, p);
       boolean isDir = (mode & 0170000) == 0040000;
       if (!isDir) {
-        out.add(new Change(p, below == null && !INIT_DIRS.contains(p) ? ADDED : MODIFIED));
+        // the init layer's files count as present below, as dockerd's diff runs against that layer
+        out.add(new Change(p, below == null && !INIT_PATHS.contains(p) ? ADDED : MODIFIED));
         any = true;
         continue;
       }
