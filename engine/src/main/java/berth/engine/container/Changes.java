@@ -16,8 +16,8 @@ import java.util.TreeSet;
 /**
  * {@code docker diff}: what a container changed, read from its overlay upper dir against the image's lower dirs.
  * A path only in the upper dir is added (A), one also below is changed (C; a directory only when its mtime moved),
- * an overlay whiteout (a 0/0 character device) is deleted (D), and under an opaque directory every name the
- * lower dirs have and the upper does not is deleted too. The mount points runc makes for /proc, /sys, /dev and the
+ * an overlay whiteout (a 0/0 character device) is deleted (D), and so is an opaque directory that exists below
+ * (it was removed and made again; what is in it is listed as usual), as moby's {@code overlayDeletedFile} says. The mount points runc makes for /proc, /sys, /dev and the
  * /etc files are left out, as dockerd's init layer hides them.
  */
 final class Changes {
@@ -97,13 +97,11 @@ final class Changes {
       }
       int at = out.size();
       boolean inside = walk(upper, lowers, p, out);
-      if (opaque(h)) {
-        for (String gone : lowerNames(lowers, p)) {
-          if (!names(h).contains(gone)) {
-            out.add(new Change(p + "/" + gone, DELETED));
-            inside = true;
-          }
-        }
+      if (below != null && opaque(h)) {
+        // removed and made again: moby's overlayDeletedFile reports the directory as deleted, what is in it anew
+        out.add(at, new Change(p, DELETED));
+        any = true;
+        continue;
       }
       boolean moved = below != null && !((FileTime) a.get("lastModifiedTime")).equals(
           Files.getLastModifiedTime(below, LinkOption.NOFOLLOW_LINKS));
@@ -120,26 +118,6 @@ final class Changes {
   private static boolean opaque(Path dir) throws IOException {
     byte[] v = Posix.lgetxattr(dir, "trusted.overlay.opaque");
     return v != null && Arrays.equals(v, new byte[] {'y'});
-  }
-
-  private static Set<String> names(Path dir) throws IOException {
-    TreeSet<String> out = new TreeSet<>();
-    try (var ds = Files.newDirectoryStream(dir)) {
-      ds.forEach(p -> out.add(p.getFileName().toString()));
-    }
-    return out;
-  }
-
-  /** Names the lower dirs show in a directory (ignoring whiteouts among them: enough for a diff listing). */
-  private static Set<String> lowerNames(List<Path> lowers, String rel) throws IOException {
-    TreeSet<String> out = new TreeSet<>();
-    for (Path l : lowers) {
-      Path d = l.resolve(rel.substring(1));
-      if (Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) {
-        out.addAll(names(d));
-      }
-    }
-    return out;
   }
 
   /** The topmost lower entry at {@code rel}, or null. */

@@ -132,6 +132,27 @@ class ContainerFilesIT {
   }
 
   @Test
+  void archiveModeGivesFilesToTheContainersUser() throws IOException {
+    docker.run("create", "--network", "none", "--user", "1:1", "--name", "owned", "busybox").assertOk();
+    Path f = hostDir("own").resolve("f");
+    Files.writeString(f, "mine\n");
+    docker.run("cp", "-a", f.toString(), "owned:/tmp/archived").assertOk();
+    docker.run("cp", f.toString(), "owned:/tmp/plain").assertOk();
+    assertEquals("1:1", ownerInContainer("owned", "/tmp/archived"), "-a: the container's user (copyUIDGID)");
+    assertEquals("0:0", ownerInContainer("owned", "/tmp/plain"), "without -a: the tar's owner (root's file here)");
+  }
+
+  /** uid:gid of a file, read from the tar docker cp sends out of the container. */
+  private String ownerInContainer(String c, String path) throws IOException {
+    Path tarOut = fixtures.resolve("owner-" + UUID.randomUUID() + ".tar");
+    docker.runToFile(tarOut, "cp", c + ":" + path, "-").assertOk();
+    try (InputStream in = Files.newInputStream(tarOut); TarArchiveInputStream t = new TarArchiveInputStream(in)) {
+      TarArchiveEntry e = t.getNextTarEntry();
+      return e.getLongUserId() + ":" + e.getLongGroupId();
+    }
+  }
+
+  @Test
   void missingPathsAndDirectoryOntoFileSayWhatDockerSays() throws IOException {
     docker.run("create", "--network", "none", "--name", "cp3", "busybox").assertOk();
     Result missing = docker.run("cp", "cp3:/nope/file", fixtures.resolve("x").toString());
@@ -221,6 +242,16 @@ class ContainerFilesIT {
         "mkdir /newdir && echo committed > /newdir/f && rm /etc/group && echo more >> /etc/passwd").assertOk();
     List<String> diff = docker.run("diff", "chg").assertOk().lines();
     assertEquals(List.of("C /etc", "D /etc/group", "C /etc/passwd", "A /newdir", "A /newdir/f"), diff);
+
+    // a directory removed and made again is opaque in the upper dir: deleted, with its new content added
+    docker.run("run", "--network", "none", "--name", "opq", "busybox", "sh", "-c", "rm -rf /usr && mkdir -p /usr/local")
+        .assertOk();
+    assertEquals(List.of("D /usr", "A /usr/local"), docker.run("diff", "opq").assertOk().lines());
+    docker.run("commit", "opq", "berth/opaque").assertOk();
+    assertEquals("local\n", docker.run("run", "--rm", "--network", "none", "berth/opaque", "ls", "/usr").assertOk()
+        .stdout(),
+        "the committed layer's opaque marker hides the image's /usr/bin and /usr/sbin");
+    docker.run("rmi", "berth/opaque").assertOk();
 
     Path tarFile = fixtures.resolve("export-" + UUID.randomUUID() + ".tar");
     docker.run("export", "-o", tarFile.toString(), "chg").assertOk();
