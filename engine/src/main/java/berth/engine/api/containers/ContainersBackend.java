@@ -143,7 +143,10 @@ public interface ContainersBackend {
   /** {@code docker diff}: {@code [{"Path": …, "Kind": 0|1|2}]} (modified, added, deleted), sorted by path. */
   List<Map<String, Object>> changes(String name) throws IOException;
 
-  /** {@code docker export}: the container's root (without its mounts) as a tar into what {@code open} returns. */
+  /**
+   * {@code docker export}: the container's root (without its mounts) as a tar into what {@code open} returns
+   * (called with a null stat once the container is found).
+   */
   void export(String name, TarOpener open) throws IOException;
 
   /** {@code POST /commit}: the query's fields and the body's config (possibly empty). */

@@ -376,7 +376,7 @@ public final class ContainersRouter implements Router {
   private static String pathQuery(ApiRequest req) {
     String path = req.query("path");
     if (path == null || path.isEmpty()) {
-      throw EngineException.invalid("Could not find the file  in container %s", req.pathParam("name"));
+      throw EngineException.invalid("you must specify path parameter"); // moby's archiveFormValues
     }
     return path;
   }
