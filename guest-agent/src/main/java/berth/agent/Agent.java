@@ -10,7 +10,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -58,7 +62,8 @@ public final class Agent implements Callable<Integer>, AgentControl {
   boolean debug;
 
   private final CountDownLatch exit = new CountDownLatch(1);
-  private volatile EngineSupervisor engine;
+  /** Completes with the started engine, or with null once its start has failed (and was reported). */
+  private final CompletableFuture<EngineSupervisor> engine = new CompletableFuture<>();
 
   public static void main(String[] args) {
     System.exit(new CommandLine(new Agent()).execute(args));
@@ -71,20 +76,19 @@ public final class Agent implements Callable<Integer>, AgentControl {
       // not fatal: the file is re-read on each login, so keys written later still work
       LOG.warning("no authorized keys file at " + authorizedKeys + ": every login is refused until it exists");
     }
-    try {
-      engine = EngineSupervisor.start(dataRoot, engineSocket);
-    } catch (IOException | RuntimeException e) {
-      System.err.println("berth-agent: the engine failed to start: " + e.getMessage());
-      LOG.log(Level.FINE, "engine start", e);
-      return 1;
-    }
+    // The engine and the SSH server start side by side: the host's connection (key exchange, login) is made
+    // while the engine is still coming up, and `berth-agent ready` waits for the engine. Under emulation each
+    // takes seconds, so this is most of a boot's critical path.
+    Thread starter = new Thread(this::startEngine, "engine-start");
+    starter.setDaemon(true);
+    starter.start();
     AgentSshServer sshd;
     try {
       sshd = AgentSshServer.start(new AgentSshServer.Settings(sshAddress, sshPort, authorizedKeys, hostKey,
           engineSocket), this);
     } catch (IOException | RuntimeException e) {
       System.err.println("berth-agent: the SSH server failed to start on port " + sshPort + ": " + e.getMessage());
-      engine.stop();
+      stopEngine();
       return 1;
     }
     // SIGTERM and SIGINT end the agent with status 0; the hook covers any other exit.
@@ -93,7 +97,13 @@ public final class Agent implements Callable<Integer>, AgentControl {
     Thread hook = new Thread(() -> stopAll(sshd), "agent-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     LOG.info("SSH server listening on " + sshAddress + ":" + sshd.port());
-    if (!Readiness.announce(engine, ENGINE_READY_TIMEOUT, System.out)) {
+    EngineSupervisor started = awaitStarted();
+    if (started == null) {
+      Runtime.getRuntime().removeShutdownHook(hook);
+      stopAll(sshd);
+      return 1;
+    }
+    if (!Readiness.announce(started, ENGINE_READY_TIMEOUT, System.out)) {
       LOG.severe("the engine does not answer /_ping on " + engineSocket + "; not announcing readiness");
     }
     exit.await();
@@ -103,8 +113,38 @@ public final class Agent implements Callable<Integer>, AgentControl {
     return 0;
   }
 
+  private void startEngine() {
+    try {
+      engine.complete(EngineSupervisor.start(dataRoot, engineSocket));
+    } catch (IOException | RuntimeException e) {
+      System.err.println("berth-agent: the engine failed to start: " + e.getMessage());
+      LOG.log(Level.FINE, "engine start", e);
+      engine.complete(null);
+    }
+  }
+
+  /** The started engine once its start has finished; null if it failed. */
+  private EngineSupervisor awaitStarted() {
+    try {
+      return engine.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (ExecutionException e) {
+      return null; // startEngine completes normally, even on failure
+    }
+  }
+
+  /** Stops the engine once its start has finished (a start cannot be cut short). Idempotent. */
+  private void stopEngine() {
+    EngineSupervisor e = awaitStarted();
+    if (e != null) {
+      e.stop();
+    }
+  }
+
   private void stopAll(AgentSshServer sshd) {
-    engine.stop();
+    stopEngine();
     try {
       Thread.sleep(REPLY_GRACE.toMillis());
     } catch (InterruptedException e) {
@@ -119,12 +159,19 @@ public final class Agent implements Callable<Integer>, AgentControl {
 
   @Override
   public boolean awaitEngine(Duration timeout) throws InterruptedException {
-    return engine.awaitPing(timeout);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    EngineSupervisor e;
+    try {
+      e = engine.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException | ExecutionException ex) {
+      return false;
+    }
+    return e != null && e.awaitPing(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
   }
 
   @Override
   public void shutdown() {
-    engine.stop();
+    stopEngine();
     exit.countDown();
   }
 
