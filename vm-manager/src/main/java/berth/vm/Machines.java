@@ -59,9 +59,22 @@ public final class Machines {
    * {@code progress} gets one line per step. On a timeout the message carries the console's last lines.
    */
   public void start(Machine m, Duration timeout, Consumer<String> progress) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+    boot(m, progress);
+    awaitReady(m, timeout, progress);
+  }
+
+  /** Starts the machine's VM (a no-op for a running one) and returns without waiting for the guest. */
+  public void boot(Machine m, Consumer<String> progress) throws IOException {
     progress.accept("booting " + m.name() + " (" + driver.name() + ")");
     driver.start(m);
+  }
+
+  /**
+   * Waits until the booted machine's agent says the engine answers, then sets the guest's clock from the host's.
+   * On a timeout, or when the VM stops meanwhile, the message carries the console's last lines.
+   */
+  public void awaitReady(Machine m, Duration timeout, Consumer<String> progress) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
     progress.accept("waiting for the guest agent");
     try (GuestSsh ssh = ssh(m)) {
       IOException last = null;
@@ -94,6 +107,15 @@ public final class Machines {
    */
   public void serve(Machine m, Path hostSocket) throws IOException {
     try (GuestSsh ssh = ssh(m); SocketForward fwd = SocketForward.start(hostSocket, ssh.streamLocalDialer(GUEST_ENGINE_SOCKET))) {
+      try {
+        // connected now rather than at the first client, so a serve started while the guest boots has its
+        // key exchange done by the time the engine is ready; failing here is not fatal (dials reconnect)
+        ssh.connect(Duration.ofSeconds(120));
+      } catch (IOException e) {
+        if (Thread.currentThread().isInterrupted()) {
+          throw new java.io.InterruptedIOException("interrupted while connecting");
+        }
+      }
       while (driver.status(m).status() == MachineStatus.RUNNING && !Thread.currentThread().isInterrupted()) {
         sleep(1000);
       }

@@ -123,7 +123,7 @@ public final class GuestSsh implements Closeable {
         Thread.currentThread().interrupt();
         throw new IOException("interrupted while connecting to the guest", e);
       }
-      backoff = Math.min(backoff * 2, 2000);
+      backoff = Math.min(backoff * 2, 500); // slirp refuses a closed guest port at once: retrying is cheap
     }
   }
 
