@@ -75,6 +75,22 @@ public final class BerthCli {
     return Drivers.named(driverName == null ? "libvirt" : driverName, img);
   }
 
+  /** An existing machine with its driver (closed with this) and {@link Machines} over both. */
+  record Opened(Machine machine, MachineDriver driver, Machines machines) implements AutoCloseable {
+    @Override
+    public void close() throws IOException {
+      driver.close();
+    }
+  }
+
+  /** Opens the machine {@code --name} (NOT_FOUND if it does not exist) with the driver its config names. */
+  Opened open() throws IOException {
+    MachineStore store = new MachineStore(home());
+    Machine m = store.get(name);
+    MachineDriver d = driver(m.config().driver());
+    return new Opened(m, d, new Machines(store, d));
+  }
+
   /** The running {@code berth serve} of this machine, if any. */
   Optional<ProcessHandle> server() {
     try {
@@ -110,6 +126,8 @@ public final class BerthCli {
     @Option(names = "--accel", description = "auto, tcg, kvm, hvf") String accel;
     @Option(names = "--timeout", description = "seconds to wait for the engine (default ${DEFAULT-VALUE})",
         defaultValue = "300") int timeout;
+    @Option(names = "--use-context", description = "make the machine the docker CLI's default (docker context use "
+        + DockerContext.NAME + ")") boolean useContext;
 
     @Override
     public Integer call() throws Exception {
@@ -119,10 +137,25 @@ public final class BerthCli {
         MachineConfig overrides = MachineConfig.EMPTY.withCpus(cpus).withMemory(memory).withDisk(disk).withAccel(accel);
         Machine m = machines.createIfMissing(top.name, overrides);
         long t0 = System.nanoTime();
-        machines.start(m, Duration.ofSeconds(timeout), line -> out.println("berth: " + line));
-        if (top.server().isEmpty() || !Machines.pings(top.socket())) {
+        java.util.function.Consumer<String> progress = line -> out.println("berth: " + line);
+        machines.boot(m, progress);
+        boolean serving = top.server().isPresent() && Machines.pings(top.socket());
+        if (!serving && Files.exists(m.dir().knownHost())) {
+          // the socket's server starts while the guest boots (its JVM and SSH login overlap the boot); not on a
+          // first boot, whose host key is pinned by the one connection below
           top.stopServer();
           spawnServer();
+        }
+        try {
+          machines.awaitReady(m, Duration.ofSeconds(timeout), progress);
+        } catch (IOException | RuntimeException e) {
+          top.stopServer();
+          throw e;
+        }
+        if (!serving) {
+          if (top.server().isEmpty()) {
+            spawnServer();
+          }
           long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
           while (!Machines.pings(top.socket())) {
             if (System.nanoTime() > deadline || top.server().isEmpty()) {
@@ -133,8 +166,29 @@ public final class BerthCli {
           }
         }
         out.printf("berth: machine %s is running (%.1f s)%n", m.name(), (System.nanoTime() - t0) / 1e9);
-        out.println("Point docker at it with:");
+        DockerContext context = new DockerContext("docker");
+        boolean haveContext;
+        try {
+          haveContext = context.ensure(top.socket());
+        } catch (IOException e) {
+          if (useContext) {
+            throw e;
+          }
+          new CommandLine(this).getErr().println("berth: warning: " + e.getMessage());
+          haveContext = false;
+        }
+        if (useContext && haveContext) {
+          context.use();
+          out.println("The docker CLI now uses it (docker context \"" + DockerContext.NAME + "\"); or point docker at it with:");
+        } else {
+          out.println("Point docker at it with:");
+        }
         out.println("  export DOCKER_HOST=unix://" + top.socket());
+        if (haveContext && !useContext) {
+          out.println("or: docker context use " + DockerContext.NAME);
+        } else if (useContext && !haveContext) {
+          throw new IOException("no docker CLI on the PATH: cannot select a docker context");
+        }
         return 0;
       }
     }
@@ -161,9 +215,9 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      try (MachineDriver d = top.driver(null)) {
-        Machines machines = new Machines(new MachineStore(top.home()), d);
-        Machine m = new MachineStore(top.home()).get(top.name);
+      try (Opened o = top.open()) {
+        Machines machines = o.machines();
+        Machine m = o.machine();
         // SIGTERM (stop, delete, a new start): interrupt serve, which closes the forward and removes the socket,
         // and let the JVM go once it has; waiting for the main thread itself would deadlock with System.exit
         Thread main = Thread.currentThread();
@@ -197,11 +251,10 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      Machine m = new MachineStore(top.home()).get(top.name);
-      try (MachineDriver d = top.driver(m.config().driver())) {
+      try (Opened o = top.open()) {
         top.stopServer();
-        new Machines(new MachineStore(top.home()), d).stop(m, Duration.ofSeconds(grace));
-        new CommandLine(this).getOut().println("berth: machine " + m.name() + " stopped");
+        o.machines().stop(o.machine(), Duration.ofSeconds(grace));
+        new CommandLine(this).getOut().println("berth: machine " + o.machine().name() + " stopped");
         return 0;
       }
     }
@@ -235,9 +288,9 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      Machine m = new MachineStore(top.home()).get(top.name);
-      try (MachineDriver d = top.driver(m.config().driver())) {
-        MachineState s = new Machines(new MachineStore(top.home()), d).status(m);
+      try (Opened o = top.open()) {
+        Machine m = o.machine();
+        MachineState s = o.machines().status(m);
         boolean api = s.status() == MachineStatus.RUNNING && Machines.pings(top.socket());
         PrintWriter out = new CommandLine(this).getOut();
         if ("json".equals(format)) {
@@ -259,9 +312,9 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      Machine m = new MachineStore(top.home()).get(top.name);
-      try (MachineDriver d = top.driver(m.config().driver())) {
-        var e = d.sshEndpoint(m);
+      try (Opened o = top.open()) {
+        Machine m = o.machine();
+        var e = o.driver().sshEndpoint(m);
         Path known = m.dir().path().resolve("known_hosts.openssh");
         // the pinned host key, in the form OpenSSH reads
         Files.writeString(known, "[" + e.host() + "]:" + e.port() + " "
@@ -284,9 +337,8 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      Machine m = new MachineStore(top.home()).get(top.name);
-      try (MachineDriver d = top.driver(m.config().driver())) {
-        Path log = d.consoleLog(m);
+      try (Opened o = top.open()) {
+        Path log = o.driver().consoleLog(o.machine());
         if (Files.exists(log)) {
           System.out.write(Files.readAllBytes(log));
           System.out.flush();
@@ -302,10 +354,9 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      Machine m = new MachineStore(top.home()).get(top.name);
-      try (MachineDriver d = top.driver(m.config().driver())) {
+      try (Opened o = top.open()) {
         top.stopServer();
-        new Machines(new MachineStore(top.home()), d).delete(top.name);
+        o.machines().delete(top.name);
         new CommandLine(this).getOut().println("berth: machine " + top.name + " deleted");
         return 0;
       }

@@ -32,6 +32,7 @@ class MachineCliIT {
   private static final Path MODULE = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
   private static final Path IMAGE = MODULE.resolve("../guest-agent/target/image").normalize();
   private static Path home;
+  private static Path dockerConfig;
 
   @BeforeAll
   static void setUp() throws Exception {
@@ -41,6 +42,7 @@ class MachineCliIT {
         IMAGE.toString()), Duration.ofSeconds(600));
     assertEquals(0, build.exitCode(), build.toString());
     home = Files.createTempDirectory(Path.of("/tmp"), "berth-home-");
+    dockerConfig = Files.createDirectories(home.resolve("docker-config")); // the docker CLI's contexts, not root's
   }
 
   @AfterAll
@@ -54,11 +56,17 @@ class MachineCliIT {
   @Test
   void theHostDockerCliWorksThroughTheMachineAndItsDataLastsAcrossRestarts() throws Exception {
     Result start = berth("start", "--driver", "libvirt", "--cpus", "2", "--memory", "1GiB", "--disk", "2GiB",
-        "--accel", "tcg");
+        "--accel", "tcg", "--use-context");
     assertEquals(0, start.exitCode(), start.toString() + console());
     Path sock = home.resolve("run/docker.sock");
     assertTrue(start.stdout().contains("export DOCKER_HOST=unix://" + sock), start.stdout());
     assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)));
+    // --use-context: the plain docker CLI (no DOCKER_HOST, no -H) now talks to the machine
+    assertEquals("berth", exec(List.of("docker", "context", "show"), Duration.ofSeconds(30)).stdout().strip());
+    assertEquals("unix://" + sock, exec(List.of("docker", "context", "inspect", "berth", "--format",
+        "{{.Endpoints.docker.Host}}"), Duration.ofSeconds(30)).stdout().strip());
+    Result plain = exec(List.of("docker", "info", "--format", "{{.DockerRootDir}}"), Duration.ofSeconds(60));
+    assertEquals("/var/lib/berth", plain.stdout().strip(), "the guest's engine (its data disk) answers: " + plain);
 
     try (DockerCli docker = new DockerCli("unix://" + sock).timeout(Duration.ofSeconds(180))) {
       assertTrue(docker.run("version", "--format", "{{.Server.Version}}").assertOk().out().length() > 0);
@@ -130,8 +138,14 @@ class MachineCliIT {
     Path out = Files.createTempFile("berth-cli-", ".out");
     Path err = Files.createTempFile("berth-cli-", ".err");
     try {
-      Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+      pb.environment().remove("DOCKER_HOST");
+      pb.environment().remove("DOCKER_CONTEXT");
+      if (dockerConfig != null) {
+        pb.environment().put("DOCKER_CONFIG", dockerConfig.toString());
+      }
+      Process p = pb.start();
       if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
         p.destroyForcibly().waitFor();
         return new Result(cmd, -1, Files.readString(out), "timed out; " + Files.readString(err));
