@@ -5,10 +5,11 @@
 #   OUT_DIR/vmlinuz        the same kernel as Debian ships it (bzImage), for boot paths without PVH
 #   OUT_DIR/initrd.img     one zstd'd cpio holding the whole guest (see guest-agent/README.md): busybox, the kernel
 #                          modules the engine needs (with their closure and modules.dep), a jlink'ed JRE with its
-#                          CDS archive, the engine's and agent's jars, berth-mon, runc, tini, iptables, iproute2,
+#                          CDS archive, the engine's and agent's jars (those three in a squashfs, /opt/berth.sqfs), berth-mon, runc, tini, iptables, iproute2,
 #                          util-linux's unshare/nsenter, procps' ps, e2fsprogs, the shared libraries they need,
 #                          and /init (init.sh)
 #   OUT_DIR/inputs.sha256  what the files were built from; the build is skipped when it is unchanged
+#   OUT_DIR/quick.sha256   the repository's part of it, checked first without asking apt (see "quick check")
 # Everything but the JRE and the repository's own build output comes from Debian packages (apt-get download +
 # dpkg -x, cached in OUT_DIR/debs), so the image is reproducible from package versions. The JRE is jlink'ed from
 # the host's JDK 17 (same Debian release, so it runs on the packaged glibc). The jars are taken from
@@ -30,6 +31,7 @@ command -v depmod >/dev/null 2>&1 || need+=(kmod)
 command -v cpio >/dev/null 2>&1 || need+=(cpio)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v mksquashfs >/dev/null 2>&1 || need+=(squashfs-tools)
 [ -x /bin/busybox ] || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -45,9 +47,22 @@ JARS=("$ENGINE/berth-engine.jar" "$ENGINE"/lib/*.jar)
 AGENT="$REPO/guest-agent/target"
 if [ -s "$AGENT/berth-guest-agent.jar" ]; then
   JARS+=("$AGENT/berth-guest-agent.jar")
-  [ -d "$AGENT/lib" ] && JARS+=("$AGENT"/lib/*.jar)
+  # the agent's dependencies, less the engine's jar under its Maven name (a copy of berth-engine.jar)
+  [ -d "$AGENT/lib" ] && for j in "$AGENT"/lib/*.jar; do case "$j" in */berth-engine-*.jar) ;; *) JARS+=("$j") ;; esac; done
 else
   log "warning: no $AGENT/berth-guest-agent.jar: the image has the engine but no agent"
+fi
+
+# --- the quick check: when the repository's inputs are unchanged and apt's package lists are no newer than
+# the last build (so no package version can have moved), the image is up to date without asking apt, which
+# takes seconds ---
+sha() { sha256sum "$@" | awk '{print $1}'; }
+QUICK="$( { sha "$0" "$HERE/init.sh" /bin/busybox "$ENGINE/berth-mon" "${JARS[@]}"
+  stat -c '%n %s %Y' "$JAVA_HOME/lib/modules" "$JAVA_HOME/release"; } | sha256sum | awk '{print $1}')"
+if [ -f "$OUT/quick.sha256" ] && [ "$(cat "$OUT/quick.sha256")" = "$QUICK" ] && [ -f "$OUT/inputs.sha256" ] \
+   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] \
+   && [ -z "$(find /var/lib/apt/lists -maxdepth 1 -newer "$OUT/inputs.sha256" 2>/dev/null | head -1)" ]; then
+  log "up to date"; exit 0
 fi
 
 # --- inputs: Debian packages ---
@@ -70,13 +85,12 @@ VERSIONS="$(apt-cache policy $PKGS | awk '/^[^ ]/{p=substr($1, 1, length($1) - 1
 if echo "$VERSIONS" | grep -q '=(none)'; then die "no candidate version for: $(echo "$VERSIONS" | grep '=(none)')"; fi
 # Modules loaded at boot (with their closure); MODS_EXTRA are only in the image, for the kernel's own
 # request_module (netfilter matches and targets an iptables rule asks for, for instance).
-MODS="virtio_pci virtio_blk virtio_net virtio_console virtio_rng ext4 overlay veth bridge br_netfilter nf_nat
+MODS="virtio_pci virtio_blk virtio_net virtio_console virtio_rng ext4 loop squashfs overlay veth bridge br_netfilter nf_nat
 nf_conntrack iptable_nat iptable_filter ip_tables xt_MASQUERADE xt_conntrack xt_addrtype xt_nat nft_chain_nat
 nft_compat nf_tables tun button evdev"
 MODS_EXTRA="9p 9pnet_virtio virtiofs nft_masq nft_nat nft_ct nft_reject_inet nft_reject_ipv4 xt_tcpudp xt_mark
 xt_comment xt_multiport ipt_REJECT ip6_tables ip6table_nat ip6table_filter nf_reject_ipv6 ip6t_REJECT"
 
-sha() { sha256sum "$@" | awk '{print $1}'; }
 INPUTS="$( {
   echo "$VERSIONS"; echo "$MODS $MODS_EXTRA"
   sha "$0" "$HERE/init.sh" /bin/busybox "$JAVA_HOME/lib/modules" "$ENGINE/berth-mon" "${JARS[@]}"
@@ -84,8 +98,10 @@ INPUTS="$( {
 } | sha256sum | awk '{print $1}')"
 if [ -f "$OUT/inputs.sha256" ] && [ "$(cat "$OUT/inputs.sha256")" = "$INPUTS" ] \
    && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ]; then
+  echo "$QUICK" > "$OUT/quick.sha256"; touch "$OUT/inputs.sha256" # checked against apt's lists from now
   log "up to date ($KPKG)"; exit 0
 fi
+rm -f "$OUT/quick.sha256"
 T0=$(date +%s)
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/berth-boot.XXXXXX")"
@@ -173,6 +189,50 @@ ln -s ../../opt/berth/jre/bin/java "$ST/usr/bin/java"
 
 # --- the jars, and the class path in a fixed order (the CDS archive of app classes checks it) ---
 for j in "${JARS[@]}"; do cp "$j" "$ST/opt/berth/lib/"; done
+( cd "$ST/opt/berth/lib" && ls ./*.jar | LC_ALL=C sort | sed 's|^\./|/opt/berth/lib/|' | paste -sd: ) > "$ST/opt/berth/classpath"
+
+# --- the agent's own class-data-sharing archive (AppCDS), made by a training run of the agent: the staged JRE
+# and jars at their guest paths (/opt/berth bound from the staging tree in a private mount namespace, so the
+# archive's class path checks pass in the guest), with a private /run (the engine's exec root) and a private
+# network namespace with its own /sys (the engine's bridge and rules never reach this host, and it never sees
+# the host's). The run goes through what a `berth start` does — SSH in with a key, `berth-agent
+# ready`, the API socket forwarded, /_ping and /version — then SIGTERM, and the JVM writes every class it
+# loaded (-XX:ArchiveClassesAtExit). It saves the guest's JVM from parsing and verifying ~4,000 classes at boot.
+# Needs root (unshare) and OpenSSH's client; without them the image works without the archive, only slower.
+train_cds() {
+  local tr="$WORK/train" rc=0
+  mkdir -p "$tr"
+  ssh-keygen -q -t ecdsa -N '' -f "$tr/id" && cp "$tr/id.pub" "$tr/keys"
+  unshare --mount --net --fork --propagation private sh -c '
+    mount -t tmpfs -o mode=0755 berth-train /opt && mkdir /opt/berth && mount --bind "$1/opt/berth" /opt/berth \
+      && mount -t tmpfs -o mode=0755 berth-train-run /run && mount -t sysfs berth-train-sys /sys \
+      && ip link set lo up || exit 90
+    /opt/berth/jre/bin/java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ArchiveClassesAtExit=/opt/berth/app.jsa \
+      -Djava.io.tmpdir="$2" -cp "$(cat /opt/berth/classpath)" berth.agent.Agent --data-root "$2/data" \
+      --engine-socket "$2/docker.sock" --ssh-port 2222 --ssh-address 127.0.0.1 --authorized-keys "$2/keys" \
+      --host-key "$2/host_key" > "$2/agent.log" 2>&1 &
+    agent=$!
+    i=0; while ! grep -q "BERTH-AGENT READY" "$2/agent.log" && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    o="-q -i $2/id -p 2222 -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    ssh $o root@127.0.0.1 berth-agent ready && ssh $o root@127.0.0.1 berth-agent time-sync "$(date +%s%3N)" \
+      && { ssh $o -N -L "$2/fwd.sock:$2/docker.sock" root@127.0.0.1 & fwd=$!
+           i=0; while [ ! -S "$2/fwd.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+           curl -sf --unix-socket "$2/fwd.sock" http://berth/_ping && curl -sf --unix-socket "$2/fwd.sock" \
+             http://berth/version && curl -sf --unix-socket "$2/fwd.sock" "http://berth/containers/json?all=1"
+           rc=$?; kill $fwd; exit_rc=$rc; }
+    kill -TERM $agent; wait $agent
+    exit ${exit_rc:-91}' sh "$ST" "$tr" >"$tr/train.log" 2>&1 || rc=$?
+  if [ $rc -ne 0 ] || [ ! -s "$ST/opt/berth/app.jsa" ]; then
+    rm -f "$ST/opt/berth/app.jsa"
+    log "warning: the AppCDS training run failed (exit $rc); the image has no app.jsa:"
+    { cat "$tr/train.log"; grep -v '\[cds' "$tr/agent.log"; } 2>/dev/null | tail -n 30 >&2 || true
+  fi
+}
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && command -v ssh >/dev/null && command -v curl >/dev/null; then
+  train_cds
+else
+  log "warning: not root or no unshare/ssh/curl: the image has no AppCDS archive (slower agent start)"
+fi
 
 # --- shared libraries: every NEEDED of every ELF file in the tree, from the unpacked packages ---
 LIBDIR="$ST/usr/lib/x86_64-linux-gnu"
@@ -245,6 +305,12 @@ printf '#!/bin/sh\n# ACPI power button: ask the agent to stop (it stops the engi
 chmod 0755 "$ST/etc/acpi/PWRF/00000080"
 install -m 0755 "$HERE/init.sh" "$ST/init"
 
+# --- /opt/berth (the JRE, the jars and the class-data archives, ~130 MiB) as one read-only squashfs (lz4,
+# the cheapest to unpack under TCG) that init mounts in place: its pages are then page cache, which the guest
+# can drop and read again, instead of tmpfs memory held for good; the root left to copy at boot is half ---
+mksquashfs "$ST/opt/berth" "$ST/opt/berth.sqfs" -comp lz4 -Xhc -noappend -quiet -no-progress >/dev/null
+find "$ST/opt/berth" -mindepth 1 -delete
+
 # --- pack: zstd, which the kernel unpacks several times faster than gzip under TCG ---
 ( cd "$ST" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | zstd -q -T0 -10 ) > "$WORK/initrd.img"
 cp "$KROOT/boot/vmlinuz-$KV" "$WORK/vmlinuz"
@@ -257,5 +323,6 @@ EOF
 UNPACKED_KIB="$(du -sk "$ST" | cut -f1)"
 mv "$WORK/vmlinux" "$OUT/vmlinux"; mv "$WORK/vmlinuz" "$OUT/vmlinuz"; mv "$WORK/initrd.img" "$OUT/initrd.img"
 echo "$INPUTS" > "$OUT/inputs.sha256"
+echo "$QUICK" > "$OUT/quick.sha256"
 log "$OUT ($KPKG; initrd $(( $(stat -c %s "$OUT/initrd.img") / 1024 )) KiB zstd, ${UNPACKED_KIB} KiB unpacked;" \
   "JRE modules $JRE_MODS; $(( $(date +%s) - T0 )) s)"

@@ -13,7 +13,8 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8
 umask 022
 
-say() { echo "BERTH-GUEST $*"; }
+# ... with the guest's uptime at the end, so a slow boot shows which step took the time
+say() { up=""; [ -r /proc/uptime ] && read -r up _ < /proc/uptime; echo "BERTH-GUEST $*${up:+ [$up s]}"; }
 
 # The kernel unpacks the initramfs into "rootfs", which pivot_root(2) cannot leave: runc would fail every
 # container with "pivot_root .: invalid argument". So the tree is copied once into a tmpfs that becomes the root
@@ -50,9 +51,14 @@ say "init: kernel $(uname -r), $(awk '/MemTotal/{print int($2/1024)}' /proc/memi
 # the engine's (netfilter, overlay, bridge...) load in the background while the data disk is checked.
 failed_mods=/run/berth/failed-modules
 : > $failed_mods
-for m in virtio_pci virtio_blk virtio_net ext4; do modprobe "$m" || echo "$m" >> $failed_mods; done
+for m in virtio_pci virtio_blk virtio_net ext4 loop squashfs; do modprobe "$m" || echo "$m" >> $failed_mods; done
 ( for m in $(cat /etc/berth-modules); do modprobe "$m" 2>/dev/null || echo "$m" >> $failed_mods; done ) &
 mods_pid=$!
+
+# The JRE, the jars and their class-data archive are a read-only squashfs in the root, mounted in place: their
+# pages are page cache the kernel can drop and read again, not tmpfs memory held for good
+if mount -t squashfs -o loop,ro /opt/berth.sqfs /opt/berth; then say "opt: /opt/berth.sqfs mounted at /opt/berth"
+else say "FAILED opt: cannot mount /opt/berth.sqfs: the agent cannot start"; fi
 
 # cgroup v2 with every controller delegated to the root's children, where the engine puts containers
 mkdir -p /sys/fs/cgroup
