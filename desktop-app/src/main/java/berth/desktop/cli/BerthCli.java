@@ -91,6 +91,28 @@ public final class BerthCli {
     return new Opened(m, d, new Machines(store, d));
   }
 
+  /**
+   * The machine's lock (between processes), held until the returned channel is closed: one {@code start}, {@code stop} or {@code delete}
+   * acts on a machine at a time; a second one waits, saying so, instead of racing the first.
+   */
+  java.nio.channels.FileChannel lock(PrintWriter err) throws IOException {
+    Path f = home().resolve("locks").resolve(name + ".lock");
+    Files.createDirectories(f.getParent());
+    java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.WRITE);
+    try {
+      if (ch.tryLock() == null) {
+        err.println("berth: waiting for another berth command on machine \"" + name + "\" to finish");
+        err.flush();
+        ch.lock();
+      }
+      return ch; // closing the channel releases the lock
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
   /** The running {@code berth serve} of this machine, if any. */
   Optional<ProcessHandle> server() {
     try {
@@ -132,7 +154,8 @@ public final class BerthCli {
     @Override
     public Integer call() throws Exception {
       PrintWriter out = new CommandLine(this).getOut();
-      try (MachineDriver d = top.driver(driver)) {
+      try (var lock = top.lock(new CommandLine(this).getErr());
+           MachineDriver d = top.driver(driver)) {
         Machines machines = new Machines(new MachineStore(top.home()), d);
         MachineConfig overrides = MachineConfig.EMPTY.withCpus(cpus).withMemory(memory).withDisk(disk).withAccel(accel);
         Machine m = machines.createIfMissing(top.name, overrides);
@@ -251,7 +274,7 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      try (Opened o = top.open()) {
+      try (var lock = top.lock(new CommandLine(this).getErr()); Opened o = top.open()) {
         top.stopServer();
         o.machines().stop(o.machine(), Duration.ofSeconds(grace));
         new CommandLine(this).getOut().println("berth: machine " + o.machine().name() + " stopped");
@@ -354,7 +377,7 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      try (Opened o = top.open()) {
+      try (var lock = top.lock(new CommandLine(this).getErr()); Opened o = top.open()) {
         top.stopServer();
         o.machines().delete(top.name);
         new CommandLine(this).getOut().println("berth: machine " + top.name + " deleted");
