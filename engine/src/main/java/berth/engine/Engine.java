@@ -10,6 +10,8 @@ import berth.engine.api.system.SystemRouter;
 import berth.engine.api.volumes.VolumesRouter;
 import berth.engine.network.NetworkService;
 import berth.engine.config.EngineConfig;
+import berth.engine.distribution.Registry;
+import berth.engine.distribution.RegistryHosts;
 import berth.engine.container.ContainerService;
 import berth.engine.container.ContainerStore;
 import berth.engine.content.LocalContentStore;
@@ -51,8 +53,16 @@ public final class Engine implements Closeable {
     this.id = id;
   }
 
-  /** Builds everything on the configured data root and listens on every configured host. */
+  /** Builds everything on the configured data root and listens on every configured host; certs.d in /etc/berth. */
   public static Engine start(EngineConfig config) throws IOException {
+    return start(config, Path.of("/etc/berth/certs.d"));
+  }
+
+  /**
+   * Builds everything on the configured data root and listens on every configured host; registry CAs are read
+   * from {@code certsDir/<host:port>/*.crt}.
+   */
+  public static Engine start(EngineConfig config, Path certsDir) throws IOException {
     DataRoot root = new DataRoot(Path.of(config.dataRoot()));
     root.create();
     EngineLock lock = EngineLock.acquire(root.lockFile(), root.root());
@@ -65,6 +75,9 @@ public final class Engine implements Closeable {
       OverlayLayerStore layers = new OverlayLayerStore(root.layers());
       ImageService images = new ImageService(new LocalContentStore(root.content()), layers,
           new ImageStore(root.images()), events);
+      images.setRegistry(new Registry(new RegistryHosts(config.insecureRegistries(), config.registryMirrors(), certsDir)),
+          config.maxConcurrentDownloads() == null ? 3 : config.maxConcurrentDownloads(),
+          config.maxConcurrentUploads() == null ? 5 : config.maxConcurrentUploads());
       Path tini = Path.of("/usr/bin/tini-static");
       ContainerService.Settings run = new ContainerService.Settings(Runc.find(), Monitor.find(),
           Path.of(config.execRoot()), Path.of("/sys/fs/cgroup"), config.logDriver(), config.logOpts(),

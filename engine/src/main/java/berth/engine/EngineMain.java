@@ -51,6 +51,12 @@ public final class EngineMain implements Callable<Integer> {
   @Option(names = "--registry-mirror", description = "A mirror of Docker Hub (repeatable)")
   List<String> registryMirrors;
 
+  @Option(names = "--max-concurrent-downloads", description = "How many layers a pull downloads at once (default 3)")
+  Integer maxConcurrentDownloads;
+
+  @Option(names = "--max-concurrent-uploads", description = "How many layers a push uploads at once (default 5)")
+  Integer maxConcurrentUploads;
+
   @Option(names = "--tlsverify", description = "Require client certificates on TCP listeners")
   Boolean tlsVerify;
 
@@ -73,7 +79,8 @@ public final class EngineMain implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     EngineConfig flags = new EngineConfig(dataRoot, execRoot, hosts, logDriver, logOpts, liveRestore, insecureRegistries,
-        registryMirrors, null, debug, null, tlsVerify, tlsCaCert, tlsCert, tlsKey, pidFile);
+        registryMirrors, null, debug, null, tlsVerify, tlsCaCert, tlsCert, tlsKey, pidFile, maxConcurrentDownloads,
+        maxConcurrentUploads);
     Path file = configFile;
     if (file == null && Files.exists(Path.of("/etc/berth/daemon.json"))) {
       file = Path.of("/etc/berth/daemon.json");
@@ -88,7 +95,9 @@ public final class EngineMain implements Callable<Integer> {
     setUpLogging(Boolean.TRUE.equals(config.debug()));
     Engine engine;
     try {
-      engine = Engine.start(config);
+      // certs.d sits next to the config file, as /etc/docker/certs.d sits next to daemon.json
+      engine = Engine.start(config, (file != null ? file.toAbsolutePath().getParent() : Path.of("/etc/berth"))
+          .resolve("certs.d"));
     } catch (IOException e) {
       System.err.println("berth engine: failed to start: " + e.getMessage());
       return 1;

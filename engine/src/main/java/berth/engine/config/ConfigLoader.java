@@ -139,7 +139,9 @@ public final class ConfigLoader {
         c.debug() != null ? c.debug() : Boolean.FALSE,
         c.tls() != null ? c.tls() : Boolean.FALSE,
         c.tlsVerify() != null ? c.tlsVerify() : Boolean.FALSE,
-        c.tlsCaCert(), c.tlsCert(), c.tlsKey(), c.pidFile());
+        c.tlsCaCert(), c.tlsCert(), c.tlsKey(), c.pidFile(),
+        c.maxConcurrentDownloads() != null ? c.maxConcurrentDownloads() : 3,
+        c.maxConcurrentUploads() != null ? c.maxConcurrentUploads() : 5);
   }
 
   /**
@@ -219,6 +221,12 @@ public final class ConfigLoader {
       } catch (URISyntaxException e) {
         errors.add("registry-mirrors: invalid mirror \"" + m + "\"");
       }
+    }
+    if (c.maxConcurrentDownloads() < 1 || c.maxConcurrentDownloads() > 64) {
+      errors.add("max-concurrent-downloads: must be between 1 and 64, got " + c.maxConcurrentDownloads());
+    }
+    if (c.maxConcurrentUploads() < 1 || c.maxConcurrentUploads() > 64) {
+      errors.add("max-concurrent-uploads: must be between 1 and 64, got " + c.maxConcurrentUploads());
     }
     for (EngineConfig.AddressPool p : c.defaultAddressPools()) {
       Cidr base = p.base() == null ? null : Cidr.parse(p.base());

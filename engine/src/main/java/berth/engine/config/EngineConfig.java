@@ -24,12 +24,14 @@ public record EngineConfig(
     @JsonProperty("tlscacert") String tlsCaCert,
     @JsonProperty("tlscert") String tlsCert,
     @JsonProperty("tlskey") String tlsKey,
-    @JsonProperty("pidfile") String pidFile) {
+    @JsonProperty("pidfile") String pidFile,
+    @JsonProperty("max-concurrent-downloads") Integer maxConcurrentDownloads,
+    @JsonProperty("max-concurrent-uploads") Integer maxConcurrentUploads) {
 
   /** A pool that networks take subnets from: {"base": "172.17.0.0/16", "size": 16}. */
   public record AddressPool(@JsonProperty("base") String base, @JsonProperty("size") Integer size) {}
 
   public static EngineConfig empty() {
-    return new EngineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+    return new EngineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
   }
 }

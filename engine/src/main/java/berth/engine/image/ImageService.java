@@ -11,6 +11,10 @@ import berth.engine.api.types.JsonStream;
 import berth.engine.api.types.Timestamps;
 import berth.engine.content.ContentStore;
 import berth.engine.content.Digest;
+import berth.engine.distribution.AuthConfig;
+import berth.engine.distribution.Platform;
+import berth.engine.distribution.Registry;
+import berth.engine.distribution.RegistryHosts;
 import berth.engine.errdefs.EngineException;
 import berth.engine.events.EventBus;
 import berth.engine.layer.LayerStore;
@@ -52,6 +56,11 @@ public final class ImageService implements ImagesBackend {
   private final Map<String, JsonNode> configs = new ConcurrentHashMap<>();
   /** Unpacked sizes by diffID; a layer's content never changes, so its size is read from disk once. */
   private final Map<String, Long> layerSizes = new ConcurrentHashMap<>();
+  /** Repositories (domain/path) known to hold a blob, for cross-repository mounts on push; learnt by pull and push. */
+  final Map<String, Set<String>> blobSources = new ConcurrentHashMap<>();
+  private volatile Registry registry = new Registry(new RegistryHosts(List.of(), List.of(), null));
+  private volatile int maxDownloads = 3;
+  private volatile int maxUploads = 5;
   private int ingesting;
   private volatile ImageUsers users = ImageUsers.NONE;
 
@@ -60,6 +69,13 @@ public final class ImageService implements ImagesBackend {
     this.layers = layers;
     this.store = store;
     this.events = events;
+  }
+
+  /** Sets the registry client and how many layers a pull downloads (a push uploads) at once. */
+  public void setRegistry(Registry registry, int maxDownloads, int maxUploads) {
+    this.registry = registry;
+    this.maxDownloads = maxDownloads;
+    this.maxUploads = maxUploads;
   }
 
   /** Tells the service about containers (wired once, by Engine: the two services need each other). */
@@ -582,6 +598,73 @@ public final class ImageService implements ImagesBackend {
   public String importImage(InputStream tar, String repo, String tag, String message, List<String> changes,
       String platform, JsonStream out) throws IOException {
     return new Importer(this).importImage(tar, repo, tag, message, changes, platform, out);
+  }
+
+  @Override
+  public void pull(String fromImage, String tag, String platform, String registryAuth, JsonStream out)
+      throws IOException {
+    Reference ref = Reference.parse(fromImage);
+    if (tag != null && !tag.isEmpty()) {
+      if (ref.tag() != null || ref.digest() != null) {
+        throw EngineException.invalid("invalid reference format: both a tag in the image name and a tag parameter");
+      }
+      ref = tag.startsWith("sha256:") ? Reference.parse(fromImage + "@" + tag) : Reference.parse(fromImage + ":" + tag);
+    }
+    ref = ref.withDefaultTag();
+    if (ref.tag() != null && ref.digest() != null) {
+      ref = ref.withDigest(ref.digest()); // name:tag@digest pulls by digest, as dockerd does
+    }
+    new Puller(this, registry, maxDownloads).pull(ref, Platform.parse(platform), AuthConfig.fromHeader(registryAuth), out);
+  }
+
+  @Override
+  public void push(String name, String tag, String registryAuth, JsonStream out) throws IOException {
+    Reference ref = Reference.parse(name);
+    if (ref.digest() != null) {
+      throw EngineException.invalid("cannot push a digest reference");
+    }
+    String t = tag != null && !tag.isEmpty() ? tag : ref.tag();
+    new Pusher(this, registry, maxUploads).push(new Reference(ref.domain(), ref.path(), null, null), t,
+        AuthConfig.fromHeader(registryAuth), out);
+  }
+
+  @Override
+  public void login(byte[] authConfig) {
+    registry.login(AuthConfig.fromJson(authConfig));
+  }
+
+  /**
+   * Registers a pulled or pushed image: a new record is stored as it is, a known one keeps its layers and
+   * manifest and gains the repo digest (replacing an older digest of the same repository, as dockerd keeps one
+   * per repository); then the references are pointed at it. Under the service lock, like {@link #register}.
+   */
+  synchronized void registerPulled(ImageRecord r, List<Reference> refs, String repoDigest, String action)
+      throws IOException {
+    ImageRecord old = store.get(r.id());
+    if (old == null) {
+      store.put(r);
+    } else {
+      addRepoDigest(old, repoDigest);
+    }
+    for (Reference ref : refs) {
+      tagInternal(ref, r.id());
+    }
+    if (action != null) {
+      events.publish("image", action, r.id(), Map.of("name", refs.isEmpty()
+          ? Reference.parse(repoDigest).familiar() : refs.get(0).familiar()));
+    }
+  }
+
+  private void addRepoDigest(ImageRecord old, String repoDigest) throws IOException {
+    String repo = repoDigest.substring(0, repoDigest.indexOf('@') + 1);
+    List<String> digests = new ArrayList<>(old.repoDigests() == null ? List.of() : old.repoDigests());
+    if (digests.contains(repoDigest)) {
+      return;
+    }
+    digests.removeIf(d -> d.startsWith(repo));
+    digests.add(repoDigest);
+    store.put(new ImageRecord(old.id(), old.manifestDigest(), old.manifestMediaType(), old.layers(), digests,
+        old.parent(), old.addedNano(), old.lastTagTime()));
   }
 
   /**

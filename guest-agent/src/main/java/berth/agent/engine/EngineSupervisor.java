@@ -43,7 +43,7 @@ public final class EngineSupervisor {
    */
   public static EngineSupervisor start(Path dataRoot, Path socket) throws IOException {
     EngineConfig flags = new EngineConfig(dataRoot.toString(), null, List.of("unix://" + socket), null, null,
-        Boolean.FALSE, null, null, null, null, null, null, null, null, null, null);
+        Boolean.FALSE, null, null, null, null, null, null, null, null, null, null, null, null);
     EngineConfig config;
     try {
       config = ConfigLoader.load(null, flags);

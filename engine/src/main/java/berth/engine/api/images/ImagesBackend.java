@@ -39,6 +39,20 @@ public interface ImagesBackend {
   String importImage(InputStream tar, String repo, String tag, String message, List<String> changes, String platform,
       JsonStream out) throws IOException;
 
+  /**
+   * Pulls an image from its registry (fromImage with an optional tag or digest in {@code tag}), for the
+   * engine's platform unless one is given, with the base64url JSON credentials of {@code X-Registry-Auth}.
+   * Errors before the first progress message are thrown (manifest unknown, unauthorized, unreachable); after
+   * it, also thrown, for the caller to report in-band. All or nothing: a failed pull tags and lists nothing.
+   */
+  void pull(String fromImage, String tag, String platform, String registryAuth, JsonStream out) throws IOException;
+
+  /** Pushes repo:tag (every tag of the repository when tag is empty); progress and the digest go to out. */
+  void push(String name, String tag, String registryAuth, JsonStream out) throws IOException;
+
+  /** Checks credentials (the JSON body of POST /auth) with the registry; UNAUTHORIZED when refused. */
+  void login(byte[] authConfig);
+
   /** Points repo:tag at the image; NOT_FOUND for an unknown source, INVALID_PARAMETER for a bad name. */
   void tag(String source, String repo, String tag);
 

@@ -18,7 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** The image endpoints: list, inspect, history, load, save, import, tag, delete, prune. */
+/** The image endpoints: list, inspect, history, load, save, import, pull, push, tag, delete, prune; and /auth. */
 public final class ImagesRouter implements Router {
   private final ImagesBackend backend;
 
@@ -40,7 +40,8 @@ public final class ImagesRouter implements Router {
         Route.get("/images/{name:.*}/get", this::getImagesGetOne),
         Route.post("/images/{name:.*}/tag", this::postImagesTag),
         Route.post("/images/{name:.*}/push", this::postImagesPush),
-        Route.delete("/images/{name:.*}", this::deleteImages));
+        Route.delete("/images/{name:.*}", this::deleteImages),
+        Route.post("/auth", this::postAuth));
   }
 
   private void getImagesJson(ApiRequest req, ApiResponse res) throws IOException {
@@ -100,7 +101,8 @@ public final class ImagesRouter implements Router {
       throw EngineException.invalid("either fromSrc or fromImage must be given");
     }
     if (fromSrc == null) {
-      throw EngineException.notImplemented("pulling images from a registry is not supported by this engine yet");
+      pull(req, res, fromImage);
+      return;
     }
     String repo = req.query("repo");
     String tag = req.query("tag");
@@ -117,6 +119,37 @@ public final class ImagesRouter implements Router {
       sendError(out, e);
     }
     out.close();
+  }
+
+  private void pull(ApiRequest req, ApiResponse res, String fromImage) throws IOException {
+    LazyStream out = new LazyStream(res);
+    try {
+      backend.pull(fromImage, req.query("tag"), req.query("platform"), req.header("X-Registry-Auth"), out);
+    } catch (Exception e) {
+      if (!res.committed()) {
+        throw e;
+      }
+      sendError(out, e);
+    }
+    out.close();
+  }
+
+  private void postImagesPush(ApiRequest req, ApiResponse res) throws IOException {
+    LazyStream out = new LazyStream(res);
+    try {
+      backend.push(req.pathParam("name"), req.query("tag"), req.header("X-Registry-Auth"), out);
+    } catch (Exception e) {
+      if (!res.committed()) {
+        throw e;
+      }
+      sendError(out, e);
+    }
+    out.close();
+  }
+
+  private void postAuth(ApiRequest req, ApiResponse res) throws IOException {
+    backend.login(req.body().readAllBytes());
+    res.json(200, Map.of("Status", "Login Succeeded", "IdentityToken", ""));
   }
 
   /** A JSON stream whose HTTP reply starts with the first message. */
@@ -174,10 +207,6 @@ public final class ImagesRouter implements Router {
     }
     backend.tag(req.pathParam("name"), repo, req.query("tag"));
     res.empty(201);
-  }
-
-  private void postImagesPush(ApiRequest req, ApiResponse res) {
-    throw EngineException.notImplemented("pushing images to a registry is not supported by this engine yet");
   }
 
   private void getImagesSearch(ApiRequest req, ApiResponse res) {

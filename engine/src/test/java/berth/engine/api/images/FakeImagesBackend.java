@@ -120,6 +120,22 @@ final class FakeImagesBackend implements ImagesBackend {
   }
 
   @Override
+  public void pull(String fromImage, String tag, String platform, String registryAuth, JsonStream out) {
+    throw berth.engine.errdefs.EngineException.notFound("manifest for %s not found: manifest unknown: manifest unknown",
+        fromImage);
+  }
+
+  @Override
+  public void push(String name, String tag, String registryAuth, JsonStream out) {
+    throw berth.engine.errdefs.EngineException.notFound("An image does not exist locally with the tag: %s", name);
+  }
+
+  @Override
+  public void login(byte[] authConfig) {
+    throw new berth.engine.errdefs.EngineException(berth.engine.errdefs.ErrorKind.UNAUTHORIZED, "login refused");
+  }
+
+  @Override
   public String importImage(InputStream tar, String repo, String tag, String message, List<String> changes,
       String platform, JsonStream out) throws IOException {
     imported = tar.readAllBytes();
