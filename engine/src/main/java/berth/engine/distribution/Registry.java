@@ -139,7 +139,7 @@ public final class Registry {
     }
     HttpResponse<byte[]> r = RegistrySession.send(s.endpoint().client(), b.build(), HttpResponse.BodyHandlers.ofByteArray());
     if (r.statusCode() == 401 || r.statusCode() == 403) {
-      throw new EngineException(ErrorKind.UNAUTHORIZED,
+      throw new EngineException(ErrorKind.SYSTEM, // as dockerd: a pull refused by the token server is a 500
           "Get \"" + realm + "\": " + RegistrySession.errorText(r.statusCode(), r.body(), "unauthorized: incorrect username or password"));
     }
     if (r.statusCode() != 200) {

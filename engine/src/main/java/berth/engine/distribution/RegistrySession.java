@@ -80,7 +80,11 @@ public final class RegistrySession {
       if (!auth.hasPassword() && auth.registryToken() == null) {
         throw new EngineException(ErrorKind.UNAUTHORIZED, failed);
       }
-      registry.token(this, challenge, List.of(), auth);
+      try {
+        registry.token(this, challenge, List.of(), auth);
+      } catch (EngineException e) {
+        throw new EngineException(ErrorKind.UNAUTHORIZED, e.getMessage());
+      }
       return;
     }
     if (!auth.hasPassword()) {
@@ -316,8 +320,13 @@ public final class RegistrySession {
   /** Docker's words for a registry's error reply: "manifest unknown: manifest unknown", "unauthorized: …". */
   private EngineException failure(int status, byte[] body, String method, URI u) {
     String text = errorText(status, body, null);
+    if (status == 401 && challenge != null && challenge.isBasic() && !auth.hasPassword()) {
+      text = "no basic auth credentials";
+    }
+    // dockerd answers a refused pull or push with 500, not 401: a 401 would make the CLI prompt for a login.
     ErrorKind kind = switch (status) {
-      case 401, 403 -> ErrorKind.UNAUTHORIZED;
+      case 401 -> ErrorKind.SYSTEM;
+      case 403 -> text.startsWith("denied") ? ErrorKind.NOT_FOUND : ErrorKind.SYSTEM;
       case 404 -> ErrorKind.NOT_FOUND;
       case 400, 405, 409, 413, 415 -> ErrorKind.INVALID_PARAMETER;
       default -> ErrorKind.UNAVAILABLE;

@@ -120,6 +120,13 @@ final class Puller {
     if (e.kind() == ErrorKind.NOT_FOUND && e.getMessage().startsWith("manifest unknown")) {
       return new EngineException(ErrorKind.NOT_FOUND, "manifest for " + ref.familiar() + " not found: " + e.getMessage());
     }
+    if (e.kind() == ErrorKind.NOT_FOUND && e.getMessage().startsWith("name unknown")) {
+      return new EngineException(ErrorKind.NOT_FOUND, "repository " + ref.familiarName() + " not found: " + e.getMessage());
+    }
+    if (e.kind() == ErrorKind.NOT_FOUND && e.getMessage().startsWith("denied")) {
+      return new EngineException(ErrorKind.NOT_FOUND, "pull access denied for " + ref.familiarName()
+          + ", repository does not exist or may require 'docker login': " + e.getMessage());
+    }
     return e;
   }
 
