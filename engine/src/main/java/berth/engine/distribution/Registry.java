@@ -23,6 +23,7 @@ public final class Registry {
   static final ObjectMapper JSON = new ObjectMapper();
   private final RegistryHosts hosts;
   private final Map<String, Token> tokens = new ConcurrentHashMap<>();
+  private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
   record Token(String value, long expiresAtNanos) {}
 
@@ -118,10 +119,18 @@ public final class Registry {
     String service = c.param("service");
     String user = auth.hasPassword() ? auth.username() : "";
     String key = realm + "\n" + service + "\n" + String.join(" ", scopes) + "\n" + user;
-    Token cached = tokens.get(key);
-    if (cached != null && cached.expiresAtNanos() - System.nanoTime() > 0) {
-      return cached.value();
+    // One fetch per key at a time: parallel layer transfers that all find the cache empty share one token.
+    synchronized (locks.computeIfAbsent(key, k -> new Object())) {
+      Token cached = tokens.get(key);
+      if (cached != null && cached.expiresAtNanos() - System.nanoTime() > 0) {
+        return cached.value();
+      }
+      return fetchToken(s, c, scopes, auth, key, realm, service);
     }
+  }
+
+  private String fetchToken(RegistrySession s, Challenge c, List<String> scopes, AuthConfig auth, String key,
+      String realm, String service) throws IOException {
     StringBuilder q = new StringBuilder();
     if (service != null) {
       q.append("service=").append(enc(service));
