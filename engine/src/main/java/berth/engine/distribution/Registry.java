@@ -24,6 +24,8 @@ public final class Registry {
   private final RegistryHosts hosts;
   private final Map<String, Token> tokens = new ConcurrentHashMap<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
+  /** The endpoint base that last answered, per registry domain (host:port). */
+  private final Map<String, java.net.URI> working = new ConcurrentHashMap<>();
 
   record Token(String value, long expiresAtNanos) {}
 
@@ -31,9 +33,22 @@ public final class Registry {
     this.hosts = hosts;
   }
 
-  /** The endpoints for a domain, in the order to try them. */
+  /**
+   * The endpoints for a domain, in the order to try them; for an insecure registry, the scheme that answered
+   * last time comes first, so that a plain-HTTP registry does not cost a failed TLS handshake on every pull.
+   */
   public List<RegistryHosts.Endpoint> endpoints(String domain) {
-    return hosts.endpoints(domain);
+    List<RegistryHosts.Endpoint> eps = new java.util.ArrayList<>(hosts.endpoints(domain));
+    java.net.URI good = working.get(domain);
+    if (good != null) {
+      for (int i = 1; i < eps.size(); i++) {
+        if (eps.get(i).base().equals(good) && !eps.get(i).mirror()) {
+          eps.add(0, eps.remove(i));
+          break;
+        }
+      }
+    }
+    return eps;
   }
 
   /**
@@ -45,6 +60,9 @@ public final class Registry {
       throws IOException {
     RegistrySession s = new RegistrySession(this, endpoint, repo, auth, push);
     s.ping();
+    if (!endpoint.mirror()) {
+      working.put(endpoint.authority(), endpoint.base());
+    }
     return s;
   }
 

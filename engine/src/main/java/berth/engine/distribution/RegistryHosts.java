@@ -25,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
@@ -44,6 +45,7 @@ public final class RegistryHosts {
   private final Path certsDir;
   private final HttpClient plain;
   private final Map<String, HttpClient> clients = new ConcurrentHashMap<>();
+  private volatile HttpClient unverified;
 
   /** One way to reach a registry: its base URI (scheme and authority), the client to use, and whether it is a mirror. */
   public record Endpoint(URI base, HttpClient client, boolean mirror) {
@@ -78,9 +80,12 @@ public final class RegistryHosts {
       out.add(new Endpoint(URI.create("https://" + DOCKER_HUB), client(DOCKER_HUB), false));
       return out;
     }
-    out.add(new Endpoint(URI.create("https://" + domain), client(domain), false));
     if (isInsecure(domain)) {
+      // As dockerd: TLS without verifying the certificate first, then plain HTTP.
+      out.add(new Endpoint(URI.create("https://" + domain), unverified(), false));
       out.add(new Endpoint(URI.create("http://" + domain), plain, false));
+    } else {
+      out.add(new Endpoint(URI.create("https://" + domain), client(domain), false));
     }
     return out;
   }
@@ -147,6 +152,51 @@ public final class RegistryHosts {
         throw EngineException.invalid("invalid CA certificates for %s in %s: %s", a, certsDir, e.getMessage());
       }
     });
+  }
+
+  /**
+   * The client for insecure registries over TLS: any certificate, any host name. An X509ExtendedTrustManager
+   * that accepts everything is what turns off JSSE's host name check for this client only.
+   */
+  private HttpClient unverified() {
+    HttpClient c = unverified;
+    if (c != null) {
+      return c;
+    }
+    X509ExtendedTrustManager any = new X509ExtendedTrustManager() {
+      @Override
+      public void checkClientTrusted(X509Certificate[] chain, String authType, java.net.Socket s) {}
+
+      @Override
+      public void checkServerTrusted(X509Certificate[] chain, String authType, java.net.Socket s) {}
+
+      @Override
+      public void checkClientTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine e) {}
+
+      @Override
+      public void checkServerTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine e) {}
+
+      @Override
+      public void checkClientTrusted(X509Certificate[] chain, String authType) {}
+
+      @Override
+      public void checkServerTrusted(X509Certificate[] chain, String authType) {}
+
+      @Override
+      public X509Certificate[] getAcceptedIssuers() {
+        return new X509Certificate[0];
+      }
+    };
+    try {
+      SSLContext ctx = SSLContext.getInstance("TLS");
+      ctx.init(null, new TrustManager[] {any}, null);
+      c = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NORMAL)
+          .sslContext(ctx).build();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("no TLS in this JVM", e);
+    }
+    unverified = c;
+    return c;
   }
 
   private static List<X509Certificate> readCas(Path dir) {

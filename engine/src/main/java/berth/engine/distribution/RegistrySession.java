@@ -28,6 +28,7 @@ import java.util.function.Supplier;
  */
 public final class RegistrySession {
   static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
+  static final Duration PING_TIMEOUT = Duration.ofSeconds(10);
   private final Registry registry;
   private final RegistryHosts.Endpoint endpoint;
   private final String repo;
@@ -58,7 +59,9 @@ public final class RegistrySession {
 
   /** GET /v2/: learns how the registry authenticates; IOException when it cannot be reached. */
   void ping() throws IOException {
-    HttpResponse<byte[]> r = send(endpoint.client(), get(url("/v2/")).build(), HttpResponse.BodyHandlers.ofByteArray());
+    // A short limit, as Go's TLS handshake timeout: HTTPS to a plain-HTTP server may just hang before the fallback.
+    HttpResponse<byte[]> r = send(endpoint.client(), get(url("/v2/")).timeout(PING_TIMEOUT).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
     if (r.statusCode() == 401) {
       challenge = pick(Challenge.parse(r.headers().firstValue("WWW-Authenticate").orElse(null)));
       return;
@@ -136,6 +139,22 @@ public final class RegistrySession {
       throw EngineException.invalid("manifest verification failed for digest %s", reference);
     }
     return new Fetched(data, r.headers().firstValue("Content-Type").orElse(null), digest);
+  }
+
+  /** GET the repository's tags (sorted as the registry lists them); NOT_FOUND "name unknown" for no repository. */
+  public List<String> tags() throws IOException {
+    URI u = url("/v2/" + repo + "/tags/list");
+    HttpResponse<byte[]> r = sendAuthed(() -> get(u), List.of(), HttpResponse.BodyHandlers.ofByteArray());
+    if (r.statusCode() != 200) {
+      throw failure(r.statusCode(), r.body(), "GET", u);
+    }
+    List<String> out = new ArrayList<>();
+    try {
+      Registry.JSON.readTree(r.body()).path("tags").forEach(t -> out.add(t.asText()));
+    } catch (IOException e) {
+      throw EngineException.invalid("GET %s: malformed tag list", u);
+    }
+    return out;
   }
 
   /** GET a blob; NOT_FOUND "blob unknown" when absent. Redirects (to storage) are followed. */

@@ -604,6 +604,12 @@ public final class ImageService implements ImagesBackend {
   public void pull(String fromImage, String tag, String platform, String registryAuth, JsonStream out)
       throws IOException {
     Reference ref = Reference.parse(fromImage);
+    if ((tag == null || tag.isEmpty()) && ref.tag() == null && ref.digest() == null) {
+      // The CLI sends no tag only for --all-tags (it adds "latest" itself otherwise).
+      new Puller(this, registry, maxDownloads).pullAllTags(ref, Platform.parse(platform),
+          AuthConfig.fromHeader(registryAuth), out);
+      return;
+    }
     if (tag != null && !tag.isEmpty()) {
       if (ref.tag() != null || ref.digest() != null) {
         throw EngineException.invalid("invalid reference format: both a tag in the image name and a tag parameter");

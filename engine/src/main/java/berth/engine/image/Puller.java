@@ -34,6 +34,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * goes out as the JSON messages the docker CLI renders. One use per instance.
  */
 final class Puller {
+  /** A download that receives nothing for this long is abandoned (a registry that hangs instead of failing). */
+  static final long STALL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+  private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "pull-watchdog");
+        t.setDaemon(true);
+        return t;
+      });
   private final ImageService svc;
   private final Registry registry;
   private final int maxDownloads;
@@ -62,6 +70,35 @@ final class Puller {
       out.send(Map.of("status", "Status: " + id + " for " + ref.familiar()));
     } finally {
       svc.endIngest();
+    }
+  }
+
+  /** docker pull --all-tags: every tag the registry lists for the repository, one after another. */
+  void pullAllTags(Reference repo, Platform platform, AuthConfig auth, JsonStream stream) throws IOException {
+    List<String> tags = null;
+    IOException lastIo = null;
+    for (RegistryHosts.Endpoint e : registry.endpoints(repo.domain())) {
+      try {
+        tags = registry.open(e, repo.path(), auth, false).tags();
+        break;
+      } catch (IOException ex) {
+        lastIo = ex;
+      } catch (EngineException ex) {
+        if (!e.mirror()) {
+          throw ex.kind() == ErrorKind.NOT_FOUND
+              ? EngineException.notFound("repository %s not found: %s", repo.familiarName(), ex.getMessage()) : ex;
+        }
+      }
+    }
+    if (tags == null) {
+      throw EngineException.unavailable("Get \"%s\": %s", registry.endpoints(repo.domain()).get(0).base() + "/v2/",
+          lastIo == null ? "no endpoint" : describe(lastIo));
+    }
+    if (tags.isEmpty()) {
+      throw EngineException.notFound("repository %s has no tags", repo.familiarName());
+    }
+    for (String t : tags) {
+      new Puller(svc, registry, maxDownloads).pull(repo.withTag(t), platform, auth, stream);
     }
   }
 
@@ -283,6 +320,15 @@ final class Puller {
     }
     RegistrySession.Blob b = s.blob(l.digest());
     long total = l.size();
+    // HttpClient has no read timeout for a streamed body: a watchdog interrupts the read when nothing comes.
+    java.util.concurrent.atomic.AtomicLong lastRead = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+    java.util.concurrent.atomic.AtomicBoolean stalled = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread reader = Thread.currentThread();
+    java.util.concurrent.ScheduledFuture<?> dog = WATCHDOG.scheduleWithFixedDelay(() -> {
+      if (System.nanoTime() - lastRead.get() > STALL_NANOS && stalled.compareAndSet(false, true)) {
+        reader.interrupt();
+      }
+    }, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
     try (InputStream in = b.stream(); ContentWriter w = svc.content.writer()) {
       byte[] buf = new byte[128 << 10];
       long done = 0;
@@ -295,6 +341,7 @@ final class Puller {
             throw EngineException.invalid("filesystem layer verification failed for digest %s: more data than the %d bytes "
                 + "the manifest gives", l.digest(), total);
           }
+          lastRead.set(System.nanoTime());
           w.stream().write(buf, 0, k);
           done += k;
           long now = System.nanoTime();
@@ -310,8 +357,14 @@ final class Puller {
       } catch (EngineException e) {
         throw e;
       } catch (IOException e) {
+        if (stalled.get()) {
+          throw EngineException.unavailable("failed to download layer %s: no data for %d s after %d of %d bytes",
+              l.digest(), STALL_NANOS / 1_000_000_000L, done, total);
+        }
         throw EngineException.unavailable("failed to download layer %s: %s after %d of %d bytes", l.digest(),
             e.getMessage() == null || e.getMessage().isEmpty() ? "unexpected EOF" : e.getMessage(), done, total);
+      } finally {
+        dog.cancel(false);
       }
       if (done < total) {
         throw EngineException.unavailable("failed to download layer %s: unexpected EOF after %d of %d bytes",

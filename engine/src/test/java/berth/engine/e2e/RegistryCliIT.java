@@ -80,6 +80,9 @@ class RegistryCliIT {
 
   @AfterAll
   static void tearDown() throws IOException {
+    if (faultyRegistry != null) {
+      faultyRegistry.close();
+    }
     if (plain != null) {
       plain.close();
     }
@@ -236,6 +239,27 @@ class RegistryCliIT {
     assertTrue(none.stderr().contains("no matching manifest for linux/s390x in the manifest list entries"), none.toString());
   }
 
+  @Test
+  void pullAllTagsFetchesEveryTagOfTheRepository() throws Exception {
+    String name = plain.address() + "/berth/alltags";
+    docker.run("load", "-i", multi.path().toString()).assertOk();
+    docker.run("tag", "berth/multilayer:latest", name + ":one").assertOk();
+    docker.run("push", name + ":one").assertOk();
+    byte[] one = registryGet(plain, "/v2/berth/alltags/manifests/one").body();
+    derivedImage(plain, "berth/alltags", one, "two", "amd64");
+    removeAllImages(docker);
+
+    Result all = docker.run("pull", "--all-tags", name).assertOk();
+    assertTrue(all.stdout().contains("one: Pulling from berth/alltags"), all.toString());
+    assertTrue(all.stdout().contains("two: Pulling from berth/alltags"), all.toString());
+    Result tags = docker.run("images", "--format", "{{.Tag}}", name).assertOk();
+    assertEquals(Set.of("one", "two"), Set.copyOf(tags.lines()));
+
+    Result none = docker.run("pull", "--all-tags", plain.address() + "/berth/no-such-repo");
+    assertEquals(1, none.exitCode(), none.toString());
+    assertTrue(none.stderr().contains("not found"), none.toString());
+  }
+
   // ---- authentication ---------------------------------------------------------------------------
 
   @Test
@@ -336,6 +360,8 @@ class RegistryCliIT {
     assertEquals(0, ca.exitCode(), ca.toString());
     try (LocalRegistry tls = LocalRegistry.start(LocalRegistry.Options.plain().bind(hostIp)
             .tls(dir.resolve("registry.crt"), dir.resolve("registry.key")));
+        LocalRegistry tlsInsecure = LocalRegistry.start(LocalRegistry.Options.plain().bind(hostIp)
+            .tls(dir.resolve("registry.crt"), dir.resolve("registry.key")));
         LocalRegistry http = LocalRegistry.start(LocalRegistry.Options.plain().bind(hostIp))) {
       // Without a CA, the default engine refuses the TLS registry's certificate and the remote HTTP registry.
       docker.run("load", "-i", multi.path().toString()).assertOk();
@@ -356,7 +382,7 @@ class RegistryCliIT {
       Path certs = Files.createDirectories(conf.resolve("certs.d").resolve(tls.address()));
       Files.copy(dir.resolve("registry.crt"), certs.resolve("ca.crt"));
       Files.writeString(conf.resolve("daemon.json"), JSON.writeValueAsString(Map.of(
-          "insecure-registries", List.of(http.address()),
+          "insecure-registries", List.of(http.address(), tlsInsecure.address()),
           "registry-mirrors", List.of("http://" + plain.address()),
           "max-concurrent-downloads", 1)));
       try (EngineProcess second = EngineProcess.start(null, List.of("--config-file", conf.resolve("daemon.json").toString()));
@@ -366,7 +392,11 @@ class RegistryCliIT {
         d2.run("push", tls.address() + "/secure/app:1").assertOk();
         d2.run("tag", "berth/multilayer:latest", http.address() + "/plain/app:1").assertOk();
         d2.run("push", http.address() + "/plain/app:1").assertOk();
+        // An insecure registry that speaks TLS is used without checking its certificate (no CA for it here).
+        d2.run("tag", "berth/multilayer:latest", tlsInsecure.address() + "/unverified/app:1").assertOk();
+        d2.run("push", tlsInsecure.address() + "/unverified/app:1").assertOk();
         removeAllImages(d2);
+        d2.run("pull", tlsInsecure.address() + "/unverified/app:1").assertOk();
         d2.run("pull", tls.address() + "/secure/app:1").assertOk();
         d2.run("pull", http.address() + "/plain/app:1").assertOk();
         // docker.io/library/mirrored comes from the mirror (the Hub itself is never reached from tests).
@@ -410,7 +440,9 @@ class RegistryCliIT {
     removeAllImages(docker);
     Set<String> before = storeContents(engine);
 
-    try (FaultyRegistry bad = FaultyRegistry.start()) {
+    {
+      // One server for every case: the engine learns once that it speaks plain HTTP (its TLS attempt just hangs).
+      FaultyRegistry bad = faulty();
       byte[] manifest = registryGet(plain, "/v2/berth/faulty-src/manifests/v1").body();
       JsonNode m = JSON.readTree(manifest);
       bad.putManifest("berth/app", "v1", manifest, m.path("mediaType").asText());
@@ -450,6 +482,15 @@ class RegistryCliIT {
       assertTrue(ok.stdout().contains("Status: Downloaded newer image for " + name), ok.toString());
       assertEquals(multi.imageId(), docker.run("inspect", "--format", "{{.Id}}", name).assertOk().out());
     }
+  }
+
+  private static FaultyRegistry faultyRegistry;
+
+  private static synchronized FaultyRegistry faulty() throws IOException {
+    if (faultyRegistry == null) {
+      faultyRegistry = FaultyRegistry.start();
+    }
+    return faultyRegistry;
   }
 
   // ---- helpers ----------------------------------------------------------------------------------

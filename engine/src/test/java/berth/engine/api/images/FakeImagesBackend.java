@@ -119,20 +119,43 @@ final class FakeImagesBackend implements ImagesBackend {
     }
   }
 
+  List<String> pullArgs;
+  List<String> pushArgs;
+  byte[] loginBody;
+
+  /** "missing…" fails before anything is sent; "broken…" fails after one progress message; else two messages. */
   @Override
-  public void pull(String fromImage, String tag, String platform, String registryAuth, JsonStream out) {
-    throw berth.engine.errdefs.EngineException.notFound("manifest for %s not found: manifest unknown: manifest unknown",
-        fromImage);
+  public void pull(String fromImage, String tag, String platform, String registryAuth, JsonStream out)
+      throws IOException {
+    pullArgs = java.util.Arrays.asList(fromImage, tag, platform, registryAuth);
+    if (fromImage.startsWith("missing")) {
+      throw berth.engine.errdefs.EngineException.notFound("manifest for %s:%s not found: manifest unknown: manifest unknown",
+          fromImage, tag);
+    }
+    out.send(Map.of("status", "Pulling from " + fromImage, "id", tag));
+    if (fromImage.startsWith("broken")) {
+      throw berth.engine.errdefs.EngineException.invalid("filesystem layer verification failed for digest sha256:00");
+    }
+    out.send(Map.of("status", "Status: Downloaded newer image for " + fromImage + ":" + tag));
   }
 
   @Override
-  public void push(String name, String tag, String registryAuth, JsonStream out) {
-    throw berth.engine.errdefs.EngineException.notFound("An image does not exist locally with the tag: %s", name);
+  public void push(String name, String tag, String registryAuth, JsonStream out) throws IOException {
+    pushArgs = java.util.Arrays.asList(name, tag, registryAuth);
+    if (name.startsWith("missing")) {
+      throw berth.engine.errdefs.EngineException.notFound("An image does not exist locally with the tag: %s", name);
+    }
+    out.send(Map.of("status", "The push refers to repository [" + name + "]"));
+    out.send(Map.of("status", tag + ": digest: sha256:11 size: 5"));
   }
 
   @Override
   public void login(byte[] authConfig) {
-    throw new berth.engine.errdefs.EngineException(berth.engine.errdefs.ErrorKind.UNAUTHORIZED, "login refused");
+    loginBody = authConfig;
+    if (new String(authConfig, java.nio.charset.StandardCharsets.UTF_8).contains("wrong")) {
+      throw new berth.engine.errdefs.EngineException(berth.engine.errdefs.ErrorKind.UNAUTHORIZED,
+          "login attempt to http://r/v2/ failed with status: 401 Unauthorized");
+    }
   }
 
   @Override

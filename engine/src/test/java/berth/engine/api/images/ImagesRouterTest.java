@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -212,10 +213,52 @@ class ImagesRouterTest {
   }
 
   @Test
-  void createFromImageIsNotImplemented() {
-    ApiReply r = server.post("/images/create?fromImage=busybox&tag=latest");
-    assertEquals(501, r.status());
-    assertEquals("pulling images from a registry is not supported by this engine yet", r.message());
+  void pullPassesNameTagPlatformAndRegistryAuthAndStreamsProgress() {
+    ApiReply r = server.exchange("POST", "/images/create?fromImage=busybox&tag=1.36&platform=linux/arm64",
+        Map.of("X-Registry-Auth", "e30="), null);
+    assertEquals(200, r.status());
+    assertEquals(java.util.Arrays.asList("busybox", "1.36", "linux/arm64", "e30="), backend.pullArgs);
+    assertEquals(2, r.jsonLines().size());
+    assertEquals("Status: Downloaded newer image for busybox:1.36", r.jsonLines().get(1).path("status").asText());
+  }
+
+  @Test
+  void pullFailingBeforeAnyProgressIsAPlainErrorReply() {
+    ApiReply r = server.post("/images/create?fromImage=missing/app&tag=v1");
+    assertEquals(404, r.status());
+    assertEquals("manifest for missing/app:v1 not found: manifest unknown: manifest unknown", r.message());
+  }
+
+  @Test
+  void pullFailingAfterProgressReportsTheErrorInBand() {
+    ApiReply r = server.post("/images/create?fromImage=broken/app&tag=v1");
+    assertEquals(200, r.status());
+    List<com.fasterxml.jackson.databind.JsonNode> lines = r.jsonLines();
+    assertEquals("filesystem layer verification failed for digest sha256:00", lines.get(lines.size() - 1).path("error").asText());
+    assertEquals("filesystem layer verification failed for digest sha256:00",
+        lines.get(lines.size() - 1).path("errorDetail").path("message").asText());
+  }
+
+  @Test
+  void pushStreamsAndAnUnknownImageIsNotFound() {
+    ApiReply ok = server.exchange("POST", "/images/127.0.0.1:5000/app/push?tag=v2", Map.of("X-Registry-Auth", "e30="), null);
+    assertEquals(200, ok.status());
+    assertEquals(java.util.Arrays.asList("127.0.0.1:5000/app", "v2", "e30="), backend.pushArgs);
+    assertEquals("v2: digest: sha256:11 size: 5", ok.jsonLines().get(1).path("status").asText());
+    ApiReply missing = server.post("/images/missing/push?tag=v1");
+    assertEquals(404, missing.status());
+    assertEquals("An image does not exist locally with the tag: missing", missing.message());
+  }
+
+  @Test
+  void authAnswersLoginSucceededOr401() {
+    ApiReply ok = server.post("/auth", "application/json", utf8("{\"username\":\"a\",\"password\":\"b\"}"));
+    assertEquals(200, ok.status());
+    assertEquals("Login Succeeded", ok.json().path("Status").asText());
+    assertEquals("{\"username\":\"a\",\"password\":\"b\"}", new String(backend.loginBody, StandardCharsets.UTF_8));
+    ApiReply refused = server.post("/auth", "application/json", utf8("{\"username\":\"a\",\"password\":\"wrong\"}"));
+    assertEquals(401, refused.status());
+    assertEquals("login attempt to http://r/v2/ failed with status: 401 Unauthorized", refused.message());
   }
 
   @Test
@@ -284,8 +327,7 @@ class ImagesRouterTest {
   }
 
   @Test
-  void pushAndSearchAreNotImplemented() {
-    assertEquals(501, server.post("/images/busybox/push").status());
+  void searchIsNotImplemented() {
     assertEquals(501, server.get("/images/search?term=busybox").status());
   }
 }
