@@ -123,6 +123,12 @@ class RegistryCliIT {
     // A second push finds every blob there.
     Result again = docker.run("push", name + ":v1").assertOk();
     assertEquals(multi.layerDigests().size(), count(again.stdout(), ": Layer already exists"), again.toString());
+    // Another repository of the same registry gets the blobs by a cross-repository mount, not an upload.
+    docker.run("tag", name + ":v1", plain.address() + "/berth/mounted:v1").assertOk();
+    Result mount = docker.run("push", plain.address() + "/berth/mounted:v1").assertOk();
+    assertEquals(multi.layerDigests().size(), count(mount.stdout(), ": Mounted from berth/multi"), mount.toString());
+    assertTrue(mount.stdout().contains("v1: digest: " + digest), mount.toString());
+    docker.run("rmi", plain.address() + "/berth/mounted:v1").assertOk();
 
     docker.run("rmi", "berth/multilayer:latest", name + ":v1").assertOk();
     assertEquals(List.of(), docker.run("images", "-aq").assertOk().lines());
@@ -192,6 +198,40 @@ class RegistryCliIT {
     }
     assertEquals("Digest: " + sha256(manifest), msgs.get(msgs.size() - 2).path("status").asText());
     assertEquals("Status: Downloaded newer image for " + name + ":v1", msgs.get(msgs.size() - 1).path("status").asText());
+
+    // Push through the API to a registry that has nothing: the raw messages the CLI renders.
+    try (LocalRegistry fresh = LocalRegistry.start(LocalRegistry.Options.plain())) {
+      String target = fresh.address() + "/berth/pushed";
+      docker.run("tag", name + ":v1", target + ":t").assertOk();
+      Result r = docker.exec(List.of("curl", "-sS", "--max-time", "60", "--unix-socket", engine.socket().toString(),
+          "-X", "POST", "-H", "X-Registry-Auth: e30=", "http://berth/v1.47/images/" + target + "/push?tag=t"));
+      assertEquals(0, r.exitCode(), r.toString());
+      List<JsonNode> pm = new ArrayList<>();
+      for (String line : r.stdout().split("\r?\n")) {
+        if (!line.isBlank()) {
+          pm.add(JSON.readTree(line));
+        }
+      }
+      assertEquals("The push refers to repository [" + target + "]", pm.get(0).path("status").asText());
+      for (String id : layerIds) {
+        List<String> seq = new ArrayList<>();
+        for (JsonNode m : pm) {
+          if (m.path("id").asText().equals(id) && (seq.isEmpty() || !seq.get(seq.size() - 1).equals(m.path("status").asText()))) {
+            seq.add(m.path("status").asText());
+            if (m.path("status").asText().equals("Pushing")) {
+              assertTrue(m.path("progressDetail").path("total").asLong() > 0, m.toString());
+            }
+          }
+        }
+        seq.remove("Waiting");
+        assertEquals(List.of("Preparing", "Pushing", "Pushed"), seq, "layer " + id + " in " + pm);
+      }
+      JsonNode aux = pm.get(pm.size() - 1).path("aux");
+      assertEquals("t", aux.path("Tag").asText());
+      assertEquals(sha256(manifest), aux.path("Digest").asText());
+      assertEquals(manifest.length, aux.path("Size").asInt());
+      docker.run("rmi", target + ":t").assertOk();
+    }
 
     Result second = docker.run("pull", name + ":v2").assertOk();
     for (String id : layerIds) {
@@ -290,8 +330,19 @@ class RegistryCliIT {
       docker.run("pull", name + ":1").assertOk();
       assertEquals(multi.imageId(), docker.run("inspect", "--format", "{{.Id}}", name + ":1").assertOk().out());
 
-      docker.run("logout", reg.address()).assertOk();
+      // Stored credentials the registry refuses (a password changed since the login).
+      Path cfg = docker.configDir().resolve("config.json");
+      String saved = Files.readString(cfg);
+      Files.writeString(cfg, JSON.writeValueAsString(Map.of("auths", Map.of(reg.address(), Map.of("auth",
+          java.util.Base64.getEncoder().encodeToString("alice:not-any-more".getBytes(StandardCharsets.UTF_8)))))));
       removeAllImages(docker);
+      Result refused = docker.run("pull", name + ":1");
+      assertEquals(1, refused.exitCode(), refused.toString());
+      assertTrue(refused.stderr().contains("unauthorized: authentication required"), refused.toString());
+      assertEquals(List.of(), docker.run("images", "-aq").assertOk().lines());
+      Files.writeString(cfg, saved);
+
+      docker.run("logout", reg.address()).assertOk();
       Result denied = docker.run("pull", name + ":1");
       assertEquals(1, denied.exitCode(), denied.toString());
       assertTrue(denied.stderr().contains("no basic auth credentials"), denied.toString());
