@@ -81,6 +81,7 @@ public final class Registry {
       try {
         RegistrySession s = new RegistrySession(this, e, null, auth, false);
         s.login();
+        working.put(e.authority(), e.base());
         return;
       } catch (IOException ex) {
         last = ex;

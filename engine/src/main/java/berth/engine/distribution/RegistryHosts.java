@@ -64,7 +64,7 @@ public final class RegistryHosts {
     this.insecure = insecure == null ? List.of() : List.copyOf(insecure);
     this.mirrors = mirrors == null ? List.of() : List.copyOf(mirrors);
     this.certsDir = certsDir;
-    this.plain = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NORMAL)
+    this.plain = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NEVER)
         .build();
   }
 
@@ -146,7 +146,7 @@ public final class RegistryHosts {
         return plain;
       }
       try {
-        return HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NORMAL)
+        return HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NEVER)
             .sslContext(sslContext(cas)).build();
       } catch (GeneralSecurityException | IOException e) {
         throw EngineException.invalid("invalid CA certificates for %s in %s: %s", a, certsDir, e.getMessage());
@@ -190,7 +190,7 @@ public final class RegistryHosts {
     try {
       SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(null, new TrustManager[] {any}, null);
-      c = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NORMAL)
+      c = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NEVER)
           .sslContext(ctx).build();
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("no TLS in this JVM", e);

@@ -300,7 +300,8 @@ public final class RegistrySession {
       if (a != null) {
         b.header("Authorization", a);
       }
-      HttpResponse<T> r = send(endpoint.client(), b.build(), handler);
+      HttpRequest sent = b.build();
+      HttpResponse<T> r = follow(sent, send(endpoint.client(), sent, handler), handler);
       if (r.statusCode() != 401 || attempt > 0) {
         return r;
       }
@@ -314,6 +315,42 @@ public final class RegistrySession {
       close(r);
       challenge = c;
     }
+  }
+
+  /**
+   * Follows a GET or HEAD redirect (blobs are often served from storage elsewhere) up to five hops. The
+   * registry's Authorization goes along only to the registry's own host: a storage URL carries its own
+   * signature, and a stray token would leak credentials or be refused.
+   */
+  private <T> HttpResponse<T> follow(HttpRequest req, HttpResponse<T> r, HttpResponse.BodyHandler<T> handler)
+      throws IOException {
+    for (int hops = 0; hops < 5; hops++) {
+      int st = r.statusCode();
+      boolean redirect = st == 301 || st == 302 || st == 303 || st == 307 || st == 308;
+      String method = req.method();
+      if (!redirect || !(method.equals("GET") || method.equals("HEAD"))) {
+        return r;
+      }
+      String loc = r.headers().firstValue("Location").orElse(null);
+      if (loc == null) {
+        return r;
+      }
+      close(r);
+      URI next = req.uri().resolve(loc);
+      if (!"https".equals(next.getScheme()) && !("http".equals(next.getScheme())
+          && "http".equals(endpoint.base().getScheme()))) {
+        throw EngineException.invalid("refusing to follow a redirect from %s to %s", req.uri(), next);
+      }
+      HttpRequest.Builder b = HttpRequest.newBuilder(next).method(method, HttpRequest.BodyPublishers.noBody())
+          .timeout(REQUEST_TIMEOUT);
+      req.headers().firstValue("Accept").ifPresent(v -> b.header("Accept", v));
+      if (next.getRawAuthority().equals(endpoint.base().getRawAuthority())) {
+        req.headers().firstValue("Authorization").ifPresent(v -> b.header("Authorization", v));
+      }
+      req = b.build();
+      r = send(endpoint.client(), req, handler);
+    }
+    return r;
   }
 
   private static void close(HttpResponse<?> r) {

@@ -494,16 +494,11 @@ class RegistryCliIT {
     {
       // One server for every case: the engine learns once that it speaks plain HTTP (its TLS attempt just hangs).
       FaultyRegistry bad = faulty();
-      byte[] manifest = registryGet(plain, "/v2/berth/faulty-src/manifests/v1").body();
-      JsonNode m = JSON.readTree(manifest);
-      bad.putManifest("berth/app", "v1", manifest, m.path("mediaType").asText());
-      List<String> blobs = new ArrayList<>(List.of(m.path("config").path("digest").asText()));
+      JsonNode m = fillFaulty(bad, "berth/faulty-src", "berth/app");
+      List<String> blobs = new ArrayList<>();
       m.path("layers").forEach(l -> blobs.add(l.path("digest").asText()));
-      for (String b : blobs) {
-        bad.putBlob(b, registryGet(plain, "/v2/berth/faulty-src/blobs/" + b).body());
-      }
       // The fault hits the largest layer, so that other layers finish and must be cleaned up too.
-      String target = blobs.get(1);
+      String target = blobs.get(0);
       long biggest = -1;
       for (JsonNode l : m.path("layers")) {
         if (l.path("size").asLong() > biggest) {
@@ -536,6 +531,45 @@ class RegistryCliIT {
   }
 
   private static FaultyRegistry faultyRegistry;
+
+  @Test
+  void blobsRedirectedToStorageAreFollowedWithoutTheRegistrysCredentials() throws Exception {
+    String src = plain.address() + "/berth/redirect-src";
+    docker.run("load", "-i", multi.path().toString()).assertOk();
+    docker.run("tag", "berth/multilayer:latest", src + ":v1").assertOk();
+    docker.run("push", src + ":v1").assertOk();
+    removeAllImages(docker);
+    FaultyRegistry reg = faulty();
+    fillFaulty(reg, "berth/redirect-src", "berth/redirected");
+    reg.fault(FaultyRegistry.Fault.NONE, null);
+    reg.redirectBlobs(true);
+    reg.requireBasic("carol", "c4rol");
+    try {
+      docker.runWithStdin("c4rol\n".getBytes(StandardCharsets.UTF_8), "login", "-u", "carol", "--password-stdin",
+          reg.address()).assertOk();
+      String name = reg.address() + "/berth/redirected:v1";
+      docker.run("pull", name).assertOk();
+      assertEquals(multi.imageId(), docker.run("inspect", "--format", "{{.Id}}", name).assertOk().out());
+      assertEquals(List.of(), reg.storageAuthorizations, "the registry's credentials went to the storage host");
+    } finally {
+      reg.redirectBlobs(false);
+      reg.requireBasic(null, null);
+      docker.run("logout", reg.address()).assertOk();
+    }
+  }
+
+  /** Copies repo src:v1 (manifest, config, layers) from the plain registry into the faulty one as dst:v1. */
+  private static JsonNode fillFaulty(FaultyRegistry bad, String src, String dst) throws Exception {
+    byte[] manifest = registryGet(plain, "/v2/" + src + "/manifests/v1").body();
+    JsonNode m = JSON.readTree(manifest);
+    bad.putManifest(dst, "v1", manifest, m.path("mediaType").asText());
+    List<String> blobs = new ArrayList<>(List.of(m.path("config").path("digest").asText()));
+    m.path("layers").forEach(l -> blobs.add(l.path("digest").asText()));
+    for (String b : blobs) {
+      bad.putBlob(b, registryGet(plain, "/v2/" + src + "/blobs/" + b).body());
+    }
+    return m;
+  }
 
   private static synchronized FaultyRegistry faulty() throws IOException {
     if (faultyRegistry == null) {

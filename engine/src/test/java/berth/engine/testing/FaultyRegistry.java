@@ -36,6 +36,10 @@ public final class FaultyRegistry implements AutoCloseable {
   private final Map<String, String> manifestTypes = new ConcurrentHashMap<>();
   private volatile Fault fault = Fault.NONE;
   private volatile String faultyBlob;
+  private volatile boolean redirect;
+  private volatile String basic;
+  /** Authorization headers that reached the storage path (a redirect must not carry the registry's token). */
+  public final java.util.List<String> storageAuthorizations = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private FaultyRegistry(HttpServer server) {
     this.server = server;
@@ -45,6 +49,7 @@ public final class FaultyRegistry implements AutoCloseable {
     HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
     FaultyRegistry r = new FaultyRegistry(s);
     s.createContext("/v2/", r::handle);
+    s.createContext("/storage/", r::storage);
     s.start();
     return r;
   }
@@ -63,6 +68,32 @@ public final class FaultyRegistry implements AutoCloseable {
     blobs.put(digest, data);
   }
 
+  /** Requires these Basic credentials on /v2/ (null: anonymous access). */
+  public void requireBasic(String user, String password) {
+    basic = user == null ? null : "Basic " + java.util.Base64.getEncoder()
+        .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Serves blobs by a 307 to {@code http://localhost:<port>/storage/<digest>}, as registries on object storage do. */
+  public void redirectBlobs(boolean on) {
+    redirect = on;
+  }
+
+  private void storage(HttpExchange ex) throws IOException {
+    try (ex) {
+      String auth = ex.getRequestHeaders().getFirst("Authorization");
+      if (auth != null) {
+        storageAuthorizations.add(auth);
+      }
+      byte[] data = blobs.get(ex.getRequestURI().getPath().substring("/storage/".length()));
+      if (data == null) {
+        send(ex, 404, new byte[0], "text/plain", -1);
+        return;
+      }
+      send(ex, 200, data, "application/octet-stream", data.length);
+    }
+  }
+
   /** Sets the fault (for blob faults, on the given blob digest). */
   public void fault(Fault f, String blobDigest) {
     fault = f;
@@ -72,6 +103,13 @@ public final class FaultyRegistry implements AutoCloseable {
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
       String path = ex.getRequestURI().getPath();
+      String want = basic;
+      if (want != null && !want.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+        ex.getResponseHeaders().set("WWW-Authenticate", "Basic realm=\"faulty\"");
+        send(ex, 401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}"
+            .getBytes(StandardCharsets.UTF_8), "application/json", -1);
+        return;
+      }
       if (path.equals("/v2/")) {
         send(ex, 200, "{}".getBytes(StandardCharsets.UTF_8), "application/json", -1);
         return;
@@ -103,6 +141,11 @@ public final class FaultyRegistry implements AutoCloseable {
         if (data == null) {
           send(ex, 404, "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\",\"message\":\"blob unknown to registry\"}]}"
               .getBytes(StandardCharsets.UTF_8), "application/json", -1);
+          return;
+        }
+        if (redirect) {
+          ex.getResponseHeaders().set("Location", "http://localhost:" + server.getAddress().getPort() + "/storage/" + digest);
+          ex.sendResponseHeaders(307, -1);
           return;
         }
         if (digest.equals(faultyBlob)) {
