@@ -85,6 +85,7 @@ public record AuthConfig(
     return "Basic " + Base64.getEncoder().encodeToString((username + ":" + password).getBytes(StandardCharsets.UTF_8));
   }
 
+  /** The user and server only: credentials never reach logs. */
   @Override
   public String toString() {
     return "AuthConfig[username=" + username + ", serverAddress=" + serverAddress + "]"; // never the secrets

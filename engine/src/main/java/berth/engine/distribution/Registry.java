@@ -29,6 +29,7 @@ public final class Registry {
 
   record Token(String value, long expiresAtNanos) {}
 
+  /** A client reaching registries as the given settings say. */
   public Registry(RegistryHosts hosts) {
     this.hosts = hosts;
   }

@@ -45,6 +45,7 @@ public final class RegistrySession {
     this.push = push;
   }
 
+  /** The endpoint this session talks to. */
   public RegistryHosts.Endpoint endpoint() {
     return endpoint;
   }

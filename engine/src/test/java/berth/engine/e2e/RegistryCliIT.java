@@ -109,6 +109,7 @@ class RegistryCliIT {
   @Test
   void pushThenPullByTagAndByDigest() throws Exception {
     String name = plain.address() + "/berth/multi";
+    long since = java.time.Instant.now().getEpochSecond() - 1;
     docker.run("load", "-i", multi.path().toString()).assertOk();
     docker.run("tag", "berth/multilayer:latest", name + ":v1").assertOk();
     Result push = docker.run("push", name + ":v1").assertOk();
@@ -146,6 +147,12 @@ class RegistryCliIT {
     // The layers are real: a container runs on them and sees each layer's files.
     Result run = docker.run("run", "--rm", "--network", "none", name + ":v1", "cat", "/etc/layer4").assertOk();
     assertFalse(run.out().isEmpty(), run.toString());
+
+    Result events = docker.run("events", "--since", Long.toString(since), "--until",
+        Long.toString(java.time.Instant.now().getEpochSecond() + 1), "--filter", "type=image", "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}").assertOk();
+    assertTrue(events.lines().contains("push " + name + ":v1"), events.toString());
+    assertTrue(events.lines().contains("pull " + name + ":v1"), events.toString());
 
     Result upToDate = docker.run("pull", name + ":v1").assertOk();
     assertTrue(upToDate.stdout().contains("Status: Image is up to date for " + name + ":v1"), upToDate.toString());
