@@ -1,5 +1,14 @@
 package berth.engine.container;
 
+import static berth.engine.sys.Posix.S_IFBLK;
+import static berth.engine.sys.Posix.S_IFCHR;
+import static berth.engine.sys.Posix.S_IFDIR;
+import static berth.engine.sys.Posix.S_IFIFO;
+import static berth.engine.sys.Posix.S_IFLNK;
+import static berth.engine.sys.Posix.S_IFMT;
+import static berth.engine.sys.Posix.S_IFREG;
+import static berth.engine.sys.Posix.S_IFSOCK;
+
 import berth.engine.api.containers.ContainersBackend.PathStat;
 import berth.engine.api.types.Timestamps;
 import berth.engine.errdefs.EngineException;
@@ -29,14 +38,6 @@ import org.apache.commons.compress.archivers.tar.TarConstants;
  * request's path nor a symlink in the container nor an entry of the uploaded tar can reach outside the container.
  */
 final class ContainerFiles {
-  private static final int S_IFMT = 0170000;
-  private static final int S_IFDIR = 0040000;
-  private static final int S_IFREG = 0100000;
-  private static final int S_IFLNK = 0120000;
-  private static final int S_IFCHR = 0020000;
-  private static final int S_IFBLK = 0060000;
-  private static final int S_IFIFO = 0010000;
-  private static final int S_IFSOCK = 0140000;
 
   private final RootResolver fs;
   private final String containerName;

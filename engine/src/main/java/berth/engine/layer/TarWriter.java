@@ -1,5 +1,14 @@
 package berth.engine.layer;
 
+import static berth.engine.sys.Posix.S_IFBLK;
+import static berth.engine.sys.Posix.S_IFCHR;
+import static berth.engine.sys.Posix.S_IFDIR;
+import static berth.engine.sys.Posix.S_IFIFO;
+import static berth.engine.sys.Posix.S_IFLNK;
+import static berth.engine.sys.Posix.S_IFMT;
+import static berth.engine.sys.Posix.S_IFREG;
+import static berth.engine.sys.Posix.S_IFSOCK;
+
 import berth.engine.sys.Posix;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -25,13 +34,6 @@ import java.util.TreeMap;
  */
 final class TarWriter {
   private static final int BLOCK = 512;
-  private static final int S_IFMT = 0170000;
-  private static final int S_IFDIR = 0040000;
-  private static final int S_IFREG = 0100000;
-  private static final int S_IFLNK = 0120000;
-  private static final int S_IFCHR = 0020000;
-  private static final int S_IFBLK = 0060000;
-  private static final int S_IFIFO = 0010000;
 
   private final Path root;
   private final OutputStream out;

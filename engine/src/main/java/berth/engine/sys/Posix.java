@@ -16,9 +16,15 @@ import java.util.List;
  * carrying errno and its strerror text, on failure. Paths are encoded as the JDK encodes them.
  */
 public final class Posix {
+  /** The file-type bits of a mode ({@code st_mode & S_IFMT}) and their values, as in stat(2). */
+  public static final int S_IFMT = 0170000;
   public static final int S_IFIFO = 0010000;
   public static final int S_IFCHR = 0020000;
+  public static final int S_IFDIR = 0040000;
   public static final int S_IFBLK = 0060000;
+  public static final int S_IFREG = 0100000;
+  public static final int S_IFLNK = 0120000;
+  public static final int S_IFSOCK = 0140000;
   public static final int EPERM = 1;
   public static final int ENOENT = 2;
   public static final int EBUSY = 16;
