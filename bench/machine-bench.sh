@@ -120,8 +120,10 @@ emit image.initrd_zstd MiB info "initrd.img" "$(mib "$(stat -c %s "$IMAGE/initrd
 emit image.initrd_unpacked MiB info "the initramfs's cpio, unpacked" "$(mib "$(zstd -dc "$IMAGE/initrd.img" | wc -c)")"
 emit image.vmlinuz MiB info "Debian's compressed kernel" "$(mib "$(stat -c %s "$IMAGE/vmlinuz")")"
 emit image.vmlinux MiB info "the same kernel uncompressed (PVH boot, faster under TCG)" "$(mib "$(stat -c %s "$IMAGE/vmlinux")")"
-emit image.boot_compressed MiB info "vmlinuz + initrd.img: what an installer ships (vmlinux is made from vmlinuz)" \
-  "$(mib $(( $(stat -c %s "$IMAGE/vmlinuz") + $(stat -c %s "$IMAGE/initrd.img") )))"
+emit image.opt_sqfs MiB info "opt.sqfs: /opt/berth (JRE, jars, AppCDS), lz4 squashfs, a read-only disk" \
+  "$(mib "$(stat -c %s "$IMAGE/opt.sqfs")")"
+emit image.boot_compressed MiB info "vmlinuz + initrd.img + opt.sqfs: what an installer ships (vmlinux is made from vmlinuz)" \
+  "$(mib $(( $(stat -c %s "$IMAGE/vmlinuz") + $(stat -c %s "$IMAGE/initrd.img") + $(stat -c %s "$IMAGE/opt.sqfs") )))"
 emit floor.initrd_zstd MiB info "the floor's busybox initramfs" "$(mib "$(stat -c %s "$FLOOR/initrd.img")")"
 emit image.data_disk MiB info "data.qcow2 on the host after the runs" \
   "$(mib "$(stat -c %s "$BERTH_HOME/machines/default/data.qcow2")")"

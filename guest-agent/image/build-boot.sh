@@ -5,9 +5,11 @@
 #   OUT_DIR/vmlinuz        the same kernel as Debian ships it (bzImage), for boot paths without PVH
 #   OUT_DIR/initrd.img     one zstd'd cpio holding the whole guest (see guest-agent/README.md): busybox, the kernel
 #                          modules the engine needs (with their closure and modules.dep), a jlink'ed JRE with its
-#                          CDS archive, the engine's and agent's jars (those three in a squashfs, /opt/berth.sqfs), berth-mon, runc, tini, iptables, iproute2,
+#                          CDS archive, the engine's and agent's jars (those three in OUT_DIR/opt.sqfs, below), berth-mon, runc, tini, iptables, iproute2,
 #                          util-linux's unshare/nsenter, procps' ps, e2fsprogs, the shared libraries they need,
 #                          and /init (init.sh)
+#   OUT_DIR/opt.sqfs       /opt/berth as a read-only squashfs: the JRE, the jars, their AppCDS archive; the machine
+#                          attaches it as a read-only virtio disk with serial "berth-opt"
 #   OUT_DIR/inputs.sha256  what the files were built from; the build is skipped when it is unchanged
 #   OUT_DIR/quick.sha256   the repository's part of it, checked first without asking apt (see "quick check")
 # Everything but the JRE and the repository's own build output comes from Debian packages (apt-get download +
@@ -60,7 +62,7 @@ sha() { sha256sum "$@" | awk '{print $1}'; }
 QUICK="$( { sha "$0" "$HERE/init.sh" /bin/busybox "$ENGINE/berth-mon" "${JARS[@]}"
   stat -c '%n %s %Y' "$JAVA_HOME/lib/modules" "$JAVA_HOME/release"; } | sha256sum | awk '{print $1}')"
 if [ -f "$OUT/quick.sha256" ] && [ "$(cat "$OUT/quick.sha256")" = "$QUICK" ] && [ -f "$OUT/inputs.sha256" ] \
-   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] \
+   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] && [ -s "$OUT/opt.sqfs" ] \
    && [ -z "$(find /var/lib/apt/lists -maxdepth 1 -newer "$OUT/inputs.sha256" 2>/dev/null | head -1)" ]; then
   log "up to date"; exit 0
 fi
@@ -85,7 +87,7 @@ VERSIONS="$(apt-cache policy $PKGS | awk '/^[^ ]/{p=substr($1, 1, length($1) - 1
 if echo "$VERSIONS" | grep -q '=(none)'; then die "no candidate version for: $(echo "$VERSIONS" | grep '=(none)')"; fi
 # Modules loaded at boot (with their closure); MODS_EXTRA are only in the image, for the kernel's own
 # request_module (netfilter matches and targets an iptables rule asks for, for instance).
-MODS="virtio_pci virtio_blk virtio_net virtio_console virtio_rng ext4 loop squashfs overlay veth bridge br_netfilter nf_nat
+MODS="virtio_pci virtio_blk virtio_net virtio_console virtio_rng ext4 squashfs overlay veth bridge br_netfilter nf_nat
 nf_conntrack iptable_nat iptable_filter ip_tables xt_MASQUERADE xt_conntrack xt_addrtype xt_nat nft_chain_nat
 nft_compat nf_tables tun button evdev"
 MODS_EXTRA="9p 9pnet_virtio virtiofs nft_masq nft_nat nft_ct nft_reject_inet nft_reject_ipv4 xt_tcpudp xt_mark
@@ -97,7 +99,7 @@ INPUTS="$( {
   "$JAVA_HOME/bin/java" -version 2>&1
 } | sha256sum | awk '{print $1}')"
 if [ -f "$OUT/inputs.sha256" ] && [ "$(cat "$OUT/inputs.sha256")" = "$INPUTS" ] \
-   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ]; then
+   && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] && [ -s "$OUT/opt.sqfs" ]; then
   echo "$QUICK" > "$OUT/quick.sha256"; touch "$OUT/inputs.sha256" # checked against apt's lists from now
   log "up to date ($KPKG)"; exit 0
 fi
@@ -306,9 +308,10 @@ chmod 0755 "$ST/etc/acpi/PWRF/00000080"
 install -m 0755 "$HERE/init.sh" "$ST/init"
 
 # --- /opt/berth (the JRE, the jars and the class-data archives, ~130 MiB) as one read-only squashfs (lz4,
-# the cheapest to unpack under TCG) that init mounts in place: its pages are then page cache, which the guest
-# can drop and read again, instead of tmpfs memory held for good; the root left to copy at boot is half ---
-mksquashfs "$ST/opt/berth" "$ST/opt/berth.sqfs" -comp lz4 -Xhc -noappend -quiet -no-progress >/dev/null
+# the cheapest to unpack under TCG), OUT_DIR/opt.sqfs, that the machine attaches as a read-only disk and init
+# mounts in place: those pages are then page cache the guest can drop and read again, neither unpacked by the
+# kernel at boot nor copied into the tmpfs root nor held there for good ---
+mksquashfs "$ST/opt/berth" "$WORK/opt.sqfs" -comp lz4 -Xhc -noappend -quiet -no-progress >/dev/null
 find "$ST/opt/berth" -mindepth 1 -delete
 
 # --- pack: zstd, which the kernel unpacks several times faster than gzip under TCG ---
@@ -322,7 +325,9 @@ open(sys.argv[2], 'wb').write(lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decom
 EOF
 UNPACKED_KIB="$(du -sk "$ST" | cut -f1)"
 mv "$WORK/vmlinux" "$OUT/vmlinux"; mv "$WORK/vmlinuz" "$OUT/vmlinuz"; mv "$WORK/initrd.img" "$OUT/initrd.img"
+mv "$WORK/opt.sqfs" "$OUT/opt.sqfs"
 echo "$INPUTS" > "$OUT/inputs.sha256"
 echo "$QUICK" > "$OUT/quick.sha256"
 log "$OUT ($KPKG; initrd $(( $(stat -c %s "$OUT/initrd.img") / 1024 )) KiB zstd, ${UNPACKED_KIB} KiB unpacked;" \
+  "opt.sqfs $(( $(stat -c %s "$OUT/opt.sqfs") / 1024 )) KiB;" \
   "JRE modules $JRE_MODS; $(( $(date +%s) - T0 )) s)"

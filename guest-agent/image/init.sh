@@ -51,14 +51,20 @@ say "init: kernel $(uname -r), $(awk '/MemTotal/{print int($2/1024)}' /proc/memi
 # the engine's (netfilter, overlay, bridge...) load in the background while the data disk is checked.
 failed_mods=/run/berth/failed-modules
 : > $failed_mods
-for m in virtio_pci virtio_blk virtio_net ext4 loop squashfs; do modprobe "$m" || echo "$m" >> $failed_mods; done
+for m in virtio_pci virtio_blk virtio_net ext4 squashfs; do modprobe "$m" || echo "$m" >> $failed_mods; done
 ( for m in $(cat /etc/berth-modules); do modprobe "$m" 2>/dev/null || echo "$m" >> $failed_mods; done ) &
 mods_pid=$!
 
-# The JRE, the jars and their class-data archive are a read-only squashfs in the root, mounted in place: their
-# pages are page cache the kernel can drop and read again, not tmpfs memory held for good
-if mount -t squashfs -o loop,ro /opt/berth.sqfs /opt/berth; then say "opt: /opt/berth.sqfs mounted at /opt/berth"
-else say "FAILED opt: cannot mount /opt/berth.sqfs: the agent cannot start"; fi
+# The JRE, the jars and their class-data archive: the boot image's read-only squashfs disk (serial berth-opt),
+# mounted in place; its pages are page cache the kernel can drop and read again, never tmpfs memory
+opt_dev=""
+i=0
+while [ -z "$opt_dev" ] && [ $i -lt 100 ]; do
+  for b in /sys/block/vd*; do [ "$(cat "$b/serial" 2>/dev/null)" = berth-opt ] && opt_dev="/dev/${b##*/}"; done
+  [ -z "$opt_dev" ] && { sleep 0.1; i=$((i + 1)); }
+done
+if [ -n "$opt_dev" ] && mount -t squashfs -o ro "$opt_dev" /opt/berth; then say "opt: $opt_dev mounted at /opt/berth"
+else say "FAILED opt: no squashfs disk with serial berth-opt: the agent cannot start"; fi
 
 # cgroup v2 with every controller delegated to the root's children, where the engine puts containers
 mkdir -p /sys/fs/cgroup
@@ -92,6 +98,9 @@ ln -sf /run/berth/resolv.conf /etc/resolv.conf
 # are all zero (a new qcow2); one with an ext2/3/4 superblock is checked; anything else is left alone.
 data_ok=yes
 DATA="$(arg berth.data)"
+# a disk with serial berth-data (the machine's data disk) is the data disk wherever it appears: with two disks
+# the order in which they probe decides which is vda (the virtio disks all exist once virtio_blk has loaded)
+for b in /sys/block/vd*; do [ "$(cat "$b/serial" 2>/dev/null)" = berth-data ] && DATA="/dev/${b##*/}"; done
 if [ -n "$DATA" ]; then
   i=0
   while [ ! -b "$DATA" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

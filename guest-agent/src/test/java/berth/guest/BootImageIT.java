@@ -45,7 +45,9 @@ class BootImageIT {
     Result build = run(List.of("bash", MODULE.resolve("image/build-boot.sh").toString(), out.toString()), 900);
     assertEquals(0, build.exit, build.output);
     long initrd = Files.size(out.resolve("initrd.img"));
-    assertTrue(initrd > 20_000_000 && initrd < 150L * 1024 * 1024, "initrd size " + initrd);
+    long opt = Files.size(out.resolve("opt.sqfs"));
+    assertTrue(initrd > 5_000_000 && opt > 20_000_000 && initrd + opt < 150L * 1024 * 1024,
+        "initrd " + initrd + " + opt.sqfs " + opt + " bytes");
 
     Path disk = tmp.resolve("data.qcow2");
     assertEquals(0, run(List.of("qemu-img", "create", "-q", "-f", "qcow2", disk.toString(), "2G"), 60).exit);
@@ -54,6 +56,7 @@ class BootImageIT {
     assertTrue(first.contains("BERTH-GUEST data disk: /dev/vda formatted (ext4, label berth-data)"), first);
     assertTrue(first.contains("BERTH-GUEST data disk: /dev/vda mounted at /var/lib/berth"), first);
     assertTrue(first.contains("BERTH-GUEST key: /run/berth/authorized_keys"), first);
+    assertTrue(first.contains("BERTH-GUEST opt: /dev/vdb mounted at /opt/berth"), first);
     assertTrue(first.contains("BERTH-GUEST network: eth0 10.0.2.15/24 via 10.0.2.2"), first);
     Matcher cg = Pattern.compile("BERTH-GUEST cgroup2: controllers \\[([^]]*)]").matcher(first);
     assertTrue(cg.find(), first);
@@ -95,7 +98,11 @@ class BootImageIT {
     Process qemu = new ProcessBuilder("qemu-system-x86_64", "-accel", accel, "-nographic", "-m", "1024", "-smp", "2",
         "-no-reboot", "-kernel", image.resolve("vmlinux").toString(), "-initrd", image.resolve("initrd.img").toString(),
         "-append", "console=ttyS0 panic=-1 quiet berth.key=" + key + " berth.data=/dev/vda",
-        "-drive", "file=" + disk + ",format=qcow2,if=virtio,cache=unsafe",
+        // the machine's two disks, as the libvirt driver gives them: the data disk first (vda), then /opt/berth
+        "-drive", "file=" + disk + ",format=qcow2,if=none,id=data,cache=unsafe",
+        "-device", "virtio-blk-pci,drive=data,serial=berth-data,addr=0x5",
+        "-drive", "file=" + image.resolve("opt.sqfs") + ",format=raw,if=none,id=opt,readonly=on",
+        "-device", "virtio-blk-pci,drive=opt,serial=berth-opt,addr=0x6",
         "-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0",
         "-monitor", "unix:" + monitor + ",server=on,wait=off")
         .redirectErrorStream(true).redirectOutput(console.toFile())

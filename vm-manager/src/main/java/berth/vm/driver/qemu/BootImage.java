@@ -12,12 +12,13 @@ import java.util.List;
 /**
  * The guest's boot files in a boot-image directory (made by {@code guest-agent/image/build-boot.sh DIR}):
  * the kernel, {@code vmlinux} (uncompressed ELF, PVH entry: about 3 s faster under TCG) when present, else
- * {@code vmlinuz} (bzImage), and {@code initrd.img}.
+ * {@code vmlinuz} (bzImage), {@code initrd.img}, and {@code opt.sqfs} (the JRE and the jars, a read-only disk).
  */
-record BootImage(Path kernel, Path initrd) {
+record BootImage(Path kernel, Path initrd, Path opt) {
   static final String VMLINUX = "vmlinux";
   static final String VMLINUZ = "vmlinuz";
   static final String INITRD = "initrd.img";
+  static final String OPT = "opt.sqfs";
 
   /** The boot files in {@code dir}, checked by their first bytes; BROKEN naming each bad file otherwise. */
   static BootImage in(Path dir) {
@@ -26,7 +27,8 @@ record BootImage(Path kernel, Path initrd) {
       throw MachineException.of(MachineException.Kind.BROKEN, "the guest boot image in " + dir + " is not usable", p);
     }
     Path kernel = Files.exists(dir.resolve(VMLINUX)) ? dir.resolve(VMLINUX) : dir.resolve(VMLINUZ);
-    return new BootImage(kernel.toAbsolutePath(), dir.resolve(INITRD).toAbsolutePath());
+    return new BootImage(kernel.toAbsolutePath(), dir.resolve(INITRD).toAbsolutePath(),
+        dir.resolve(OPT).toAbsolutePath());
   }
 
   /** What is wrong with the boot files in {@code dir}, one sentence each; empty if nothing. */
@@ -58,6 +60,12 @@ record BootImage(Path kernel, Path initrd) {
         || startsWith(initrd, 0, new byte[] {(byte) 0xfd, '7', 'z', 'X', 'Z'}) // xz
         || startsWith(initrd, 0, "070701".getBytes(java.nio.charset.StandardCharsets.US_ASCII)))) { // cpio newc
       p.add(initrd + " is corrupt: not a gzip, zstd or xz compressed (or plain) cpio archive");
+    }
+    Path opt = dir.resolve(OPT);
+    if (!Files.exists(opt)) {
+      p.add("no /opt/berth disk: " + opt + " does not exist");
+    } else if (!startsWith(opt, 0, new byte[] {'h', 's', 'q', 's'})) {
+      p.add(opt + " is corrupt: not a squashfs image");
     }
     return p;
   }

@@ -11,13 +11,15 @@ import java.util.Optional;
  * {@link DomainXml} is a pure function of it.
  *
  * @param type the libvirt domain type: "qemu" (TCG), "kvm" or "hvf"
+ * @param optDisk the boot image's read-only squashfs (the JRE and the jars), the guest's second virtio disk
  * @param arch "x86_64" or "aarch64"
  * @param owner the numeric uid:gid QEMU runs as (the machine directory's owner), Linux only
  * @param virtiofsd the virtiofsd binary, or empty to let libvirt find one
  * @param uuid the existing domain's UUID when redefining it (libvirt refuses a second UUID for one name)
  */
 record DomainSpec(String domainName, String machineName, Path machineDir, String type, String arch, int cpus,
-    long memoryMib, Path kernel, Path initrd, String cmdline, Path dataDisk, Path consoleLog, List<Share> shares,
+    long memoryMib, Path kernel, Path initrd, Path optDisk, String cmdline, Path dataDisk, Path consoleLog,
+    List<Share> shares,
     int sshPort, Optional<Path> virtiofsd, Optional<String> owner, Optional<String> uuid) {
 
   /** A host directory and the virtiofs tag it gets in the guest. */

@@ -46,6 +46,10 @@ final class DomainXml {
   /** The metadata namespace that marks a domain as Berth's and names its machine directory. */
   static final String BERTH_NS = "https://berth.dev/xmlns/libvirt/machine/1";
   static final String NETDEV_ID = "berthnet";
+  /** The serial of the /opt/berth disk, by which the guest's init finds it (guest-agent/image/init.sh). */
+  static final String OPT_SERIAL = "berth-opt";
+  /** The data disk's serial: init takes the disk that has it for the data disk, whatever its name. */
+  static final String DATA_SERIAL = "berth-data";
   /** A PCI slot well clear of the ones libvirt assigns in order (notes §5). */
   static final String NIC_PCI_ADDR = "0x10";
   private static final Pattern HOSTFWD = Pattern.compile("hostfwd=tcp:127\\.0\\.0\\.1:(\\d+)-:22\\b");
@@ -99,6 +103,21 @@ final class DomainXml {
     Element target = child(disk, "target");
     target.setAttribute("dev", "vda");
     target.setAttribute("bus", "virtio");
+    text(disk, "serial", DATA_SERIAL);
+    // the boot image's /opt/berth, read-only and shareable by every machine; the guest finds it by its serial
+    Element opt = child(dev, "disk");
+    opt.setAttribute("type", "file");
+    opt.setAttribute("device", "disk");
+    Element optDrv = child(opt, "driver");
+    optDrv.setAttribute("name", "qemu");
+    optDrv.setAttribute("type", "raw");
+    child(opt, "source").setAttribute("file", s.optDisk().toString());
+    Element optTarget = child(opt, "target");
+    optTarget.setAttribute("dev", "vdb");
+    optTarget.setAttribute("bus", "virtio");
+    child(opt, "readonly");
+    child(opt, "shareable");
+    text(opt, "serial", OPT_SERIAL);
     for (DomainSpec.Share sh : s.shares()) {
       Element fs = child(dev, "filesystem");
       fs.setAttribute("type", "mount");

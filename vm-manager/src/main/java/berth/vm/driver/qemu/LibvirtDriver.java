@@ -514,7 +514,7 @@ public final class LibvirtDriver implements MachineDriver {
           + Files.getAttribute(m.dir().path(), "unix:gid"));
     }
     return new DomainSpec(domainName(m), m.name(), m.dir().path(), type, arch(), m.config().cpus(),
-        m.config().memoryMib(), boot.kernel(), boot.initrd(), cmdline, m.dir().dataDisk(), m.dir().consoleLog(),
+        m.config().memoryMib(), boot.kernel(), boot.initrd(), boot.opt(), cmdline, m.dir().dataDisk(), m.dir().consoleLog(),
         shares, sshPort, Files.isExecutable(VIRTIOFSD) ? Optional.of(VIRTIOFSD) : Optional.empty(), owner, uuid);
   }
 

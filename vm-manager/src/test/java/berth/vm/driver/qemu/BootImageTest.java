@@ -25,23 +25,28 @@ class BootImageTest {
   void vmlinuxIsPreferredOverVmlinuz() throws Exception {
     Files.write(dir.resolve("vmlinuz"), bzImage());
     Files.write(dir.resolve("initrd.img"), new byte[] {0x1f, (byte) 0x8b, 8, 0});
+    Files.write(dir.resolve("opt.sqfs"), new byte[] {'h', 's', 'q', 's', 4, 0});
     assertEquals(dir.resolve("vmlinuz"), BootImage.in(dir).kernel());
     Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F', 2, 1});
     BootImage b = BootImage.in(dir);
     assertEquals(dir.resolve("vmlinux"), b.kernel());
     assertEquals(dir.resolve("initrd.img"), b.initrd());
+    assertEquals(dir.resolve("opt.sqfs"), b.opt());
   }
 
   @Test
   void eachMissingOrCorruptFileIsNamed() throws Exception {
     assertEquals(List.of("no kernel: neither " + dir.resolve("vmlinux") + " nor " + dir.resolve("vmlinuz") + " exists",
-        "no initramfs: " + dir.resolve("initrd.img") + " does not exist"), BootImage.problems(dir));
+        "no initramfs: " + dir.resolve("initrd.img") + " does not exist",
+        "no /opt/berth disk: " + dir.resolve("opt.sqfs") + " does not exist"), BootImage.problems(dir));
     Files.writeString(dir.resolve("vmlinux"), "not a kernel");
     Files.writeString(dir.resolve("initrd.img"), "");
+    Files.writeString(dir.resolve("opt.sqfs"), "not a squashfs");
     MachineException e = assertThrows(MachineException.class, () -> BootImage.in(dir));
     assertEquals(MachineException.Kind.BROKEN, e.kind());
     assertTrue(e.getMessage().contains(dir.resolve("vmlinux") + " is corrupt: not an ELF kernel"), e.getMessage());
     assertTrue(e.getMessage().contains(dir.resolve("initrd.img") + " is corrupt"), e.getMessage());
+    assertTrue(e.getMessage().contains(dir.resolve("opt.sqfs") + " is corrupt: not a squashfs image"), e.getMessage());
   }
 
   @Test

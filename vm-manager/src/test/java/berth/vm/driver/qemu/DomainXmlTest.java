@@ -24,7 +24,7 @@ class DomainXmlTest {
   private static DomainSpec spec(String type, List<DomainSpec.Share> shares) {
     String cmdline = DomainSpec.cmdline("x86_64", KEY + "\n", "/dev/vda", shares, List.of("berth.debug"));
     return new DomainSpec("berth-dev", "dev", DIR, type, "x86_64", 2, 1536, Path.of("/img/vmlinux"),
-        Path.of("/img/initrd.img"), cmdline, DIR.resolve("data.qcow2"), DIR.resolve("console.log"), shares, 40222,
+        Path.of("/img/initrd.img"), Path.of("/img/opt.sqfs"), cmdline, DIR.resolve("data.qcow2"), DIR.resolve("console.log"), shares, 40222,
         Optional.of(Path.of("/usr/lib/qemu/virtiofsd")), Optional.of("+1000:+1000"),
         Optional.of("1e3029b0-eeff-4183-8ee9-cd3f409c5ee0"));
   }
@@ -58,11 +58,17 @@ class DomainXmlTest {
     for (String on : List.of("on_poweroff", "on_reboot", "on_crash")) {
       assertEquals("destroy", x(d, "/domain/" + on));
     }
-    assertEquals(1, count(d, "/domain/devices/disk"));
-    assertEquals("qcow2", x(d, "/domain/devices/disk/driver/@type"));
-    assertEquals(DIR.resolve("data.qcow2").toString(), x(d, "/domain/devices/disk/source/@file"));
-    assertEquals("vda", x(d, "/domain/devices/disk/target/@dev"));
-    assertEquals("virtio", x(d, "/domain/devices/disk/target/@bus"));
+    assertEquals(2, count(d, "/domain/devices/disk"));
+    assertEquals("qcow2", x(d, "/domain/devices/disk[1]/driver/@type"));
+    assertEquals(DIR.resolve("data.qcow2").toString(), x(d, "/domain/devices/disk[1]/source/@file"));
+    assertEquals("vda", x(d, "/domain/devices/disk[1]/target/@dev"));
+    assertEquals("virtio", x(d, "/domain/devices/disk[1]/target/@bus"));
+    assertEquals("berth-data", x(d, "/domain/devices/disk[1]/serial"));
+    // the boot image's /opt/berth: second, raw, read-only, found by its serial
+    assertEquals("raw", x(d, "/domain/devices/disk[2]/driver/@type"));
+    assertEquals("/img/opt.sqfs", x(d, "/domain/devices/disk[2]/source/@file"));
+    assertEquals(1, count(d, "/domain/devices/disk[2]/readonly"));
+    assertEquals("berth-opt", x(d, "/domain/devices/disk[2]/serial"));
     assertEquals("pty", x(d, "/domain/devices/serial/@type"));
     assertEquals(DIR.resolve("console.log").toString(), x(d, "/domain/devices/serial/log/@file"));
     assertEquals("none", x(d, "/domain/devices/memballoon/@model"));
