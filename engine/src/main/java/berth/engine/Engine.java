@@ -1,5 +1,6 @@
 package berth.engine;
 
+import berth.engine.api.build.BuildRouter;
 import berth.engine.api.containers.ContainersRouter;
 import berth.engine.api.events.EventsRouter;
 import berth.engine.api.http.ApiServer;
@@ -9,6 +10,7 @@ import berth.engine.api.networks.NetworksRouter;
 import berth.engine.api.system.SystemRouter;
 import berth.engine.api.volumes.VolumesRouter;
 import berth.engine.network.NetworkService;
+import berth.engine.build.Builder;
 import berth.engine.config.EngineConfig;
 import berth.engine.distribution.Registry;
 import berth.engine.distribution.RegistryHosts;
@@ -98,7 +100,8 @@ public final class Engine implements Closeable {
           new ImagesRouter(images),
           new ContainersRouter(containers),
           new NetworksRouter(networks),
-          new VolumesRouter(volumes)));
+          new VolumesRouter(volumes),
+          new BuildRouter(new Builder(images, containers, layers, root.tmp()))));
       server = new ApiServer(routes, ApiServer.standardHeaders(Version.VERSION));
       ApiServer.Tls tls = Boolean.TRUE.equals(config.tlsVerify())
           ? new ApiServer.Tls(Path.of(config.tlsCaCert()), Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;

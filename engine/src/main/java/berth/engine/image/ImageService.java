@@ -239,12 +239,17 @@ public final class ImageService implements ImagesBackend {
       }
     }
     Map<String, List<String>> refsById = store.refsById();
+    Set<String> parents = new HashSet<>();
+    all0.forEach(r -> parents.add(r.parent()));
     List<ImageSummary> out = new ArrayList<>();
     for (ImageRecord r : all0) {
       JsonNode cfg = config(r);
       long created = ImageConfigs.createdNano(cfg);
       List<String> tags = tags(refsById.getOrDefault(r.id(), List.of()));
       boolean isDangling = tags.isEmpty() && (r.repoDigests() == null || r.repoDigests().isEmpty());
+      if (isDangling && !all && parents.contains(r.id())) {
+        continue; // an intermediate image of a build: listed with -a only, as dockerd does
+      }
       if (dangling != null && dangling != isDangling) {
         continue;
       }
@@ -431,10 +436,28 @@ public final class ImageService implements ImagesBackend {
       }
       removeImage(id);
       items.add(ImageDeleteItem.deleted(id));
+      if (!noPrune) {
+        pruneParents(f.image().parent(), items);
+      }
       gc();
       return items;
     } catch (IOException e) {
       throw EngineException.system("could not delete image " + id, e);
+    }
+  }
+
+  /** Removes the untagged, unused parents a build left (its intermediate images), as dockerd does unless noprune. */
+  private void pruneParents(String parentId, List<ImageDeleteItem> items) throws IOException {
+    String p = parentId;
+    while (p != null) {
+      ImageRecord r = store.get(p);
+      if (r == null || !store.refsOf(p).isEmpty() || !users.containersUsing(p).isEmpty() || !childrenOf(p).isEmpty()
+          || r.repoDigests() != null && !r.repoDigests().isEmpty()) {
+        return;
+      }
+      removeImage(p);
+      items.add(ImageDeleteItem.deleted(p));
+      p = r.parent();
     }
   }
 
@@ -568,6 +591,132 @@ public final class ImageService implements ImagesBackend {
 
   public int count() {
     return store.all().size();
+  }
+
+  // ---- commit: a writable layer (or nothing) on top of an image becomes a new image --------------------
+
+  /**
+   * What {@link #commit} makes: an image on top of {@code parentId} (null for none: FROM scratch) whose layers are
+   * the parent's plus, when writable layer {@code writableKey} changed anything, one layer of those changes; whose
+   * {@code config} object is {@code config}; whose history is the parent's plus one entry ({@code createdBy},
+   * {@code comment}, {@code empty_layer} when no layer was added). {@code containerConfig}, when not null, is
+   * stored as the config's {@code container_config} (the classic builder's cache key). {@code recordParent} makes
+   * the parent link of the record (intermediate build images; {@code docker commit} leaves it empty).
+   */
+  public record StepSpec(String parentId, String writableKey, JsonNode config, JsonNode containerConfig,
+      String createdBy, String comment, String author, boolean recordParent) {}
+
+  /**
+   * Makes an image from a writable layer and a config: the one place where a container's changes become a layer
+   * in the content and layer stores (build steps and {@code docker commit}). Returns the new image's ID; the image
+   * is registered untagged. The writable layer is left as it is (the caller removes it).
+   */
+  public String commitStep(StepSpec spec) throws IOException {
+    beginIngest();
+    try {
+      ImageRecord parent = spec.parentId() == null ? null : find(spec.parentId()).image();
+      JsonNode parentCfg = parent == null ? JSON.createObjectNode() : config(parent);
+      List<ImageRecord.LayerRef> refs = new ArrayList<>(parent == null ? List.of() : parent.layers());
+      List<Digest> diffIds = new ArrayList<>();
+      refs.forEach(l -> diffIds.add(Digest.parse(l.diffId())));
+      boolean added = false;
+      if (spec.writableKey() != null) {
+        Digest blob;
+        long size;
+        try (berth.engine.content.ContentWriter w = content.writer()) {
+          if (layers.writeChanges(spec.writableKey(), diffIds, w.stream())) {
+            size = w.written();
+            blob = w.commit(-1, null);
+            added = true;
+          } else {
+            blob = null;
+            size = 0;
+          }
+        }
+        if (added) {
+          UnpackedLayer layer;
+          try (InputStream in = content.open(blob)) {
+            layer = layers.unpack(in);
+          }
+          refs.add(new ImageRecord.LayerRef(blob.toString(), "application/vnd.oci.image.layer.v1.tar", size,
+              layer.diffId().toString()));
+        }
+      }
+      String now = Instant.now().toString();
+      com.fasterxml.jackson.databind.node.ObjectNode img = JSON.createObjectNode();
+      img.put("architecture", ImageConfigs.text(parentCfg, "architecture").isEmpty() ? "amd64"
+          : ImageConfigs.text(parentCfg, "architecture"));
+      if (spec.author() != null && !spec.author().isEmpty()) {
+        img.put("author", spec.author());
+      }
+      img.set("config", spec.config());
+      if (spec.containerConfig() != null) {
+        img.set("container_config", spec.containerConfig());
+      }
+      img.put("created", now);
+      com.fasterxml.jackson.databind.node.ArrayNode history = img.putArray("history");
+      parentCfg.path("history").forEach(h -> history.add(h.deepCopy()));
+      com.fasterxml.jackson.databind.node.ObjectNode h = history.addObject();
+      h.put("created", now);
+      if (spec.author() != null && !spec.author().isEmpty()) {
+        h.put("author", spec.author());
+      }
+      h.put("created_by", spec.createdBy() == null ? "" : spec.createdBy());
+      if (spec.comment() != null && !spec.comment().isEmpty()) {
+        h.put("comment", spec.comment());
+      }
+      if (!added) {
+        h.put("empty_layer", true);
+      }
+      img.put("os", "linux");
+      com.fasterxml.jackson.databind.node.ObjectNode rootfs = img.putObject("rootfs");
+      rootfs.put("type", "layers");
+      com.fasterxml.jackson.databind.node.ArrayNode ids = rootfs.putArray("diff_ids");
+      refs.forEach(l -> ids.add(l.diffId()));
+      byte[] cfgBytes = JSON.writeValueAsBytes(img);
+      byte[] manifest = ArchiveLoader.ociManifest(cfgBytes, refs);
+      String id = content.put(cfgBytes).toString();
+      content.put(manifest);
+      ImageRecord r = new ImageRecord(id, Digest.of(manifest).toString(), ArchiveLoader.OCI_MANIFEST, refs, List.of(),
+          spec.recordParent() && parent != null ? parent.id() : null, System.currentTimeMillis() * 1_000_000L, null);
+      synchronized (this) {
+        if (store.get(id) == null) {
+          store.put(r);
+        }
+      }
+      return id;
+    } finally {
+      endIngest();
+    }
+  }
+
+  /** The IDs of images whose parent link is {@code parentId} (null: images without a parent). */
+  public List<String> childrenOf(String parentId) {
+    List<String> out = new ArrayList<>();
+    for (ImageRecord r : store.all()) {
+      if (java.util.Objects.equals(r.parent(), parentId)) {
+        out.add(r.id());
+      }
+    }
+    return out;
+  }
+
+  /** Points a reference (as the user typed it; ":latest" added when there is no tag) at an image. */
+  public void tagImage(String id, String name) throws IOException {
+    Reference ref = Reference.parse(name);
+    if (ref.digest() != null) {
+      throw EngineException.invalid("refusing to create a tag with a digest reference");
+    }
+    tagInternal(ref.withDefaultTag(), id);
+  }
+
+  /** The familiar form of a reference with its default tag ("x" → "x:latest"); INVALID_PARAMETER if malformed. */
+  public static String familiarTagged(String name) {
+    Reference ref = Reference.parse(name);
+    if (ref.digest() != null) {
+      throw EngineException.invalid("invalid reference format: %s", name);
+    }
+    return ref.withDefaultTag().familiar();
   }
 
   // ---- load, save, import (delegated) -----------------------------------------------------------

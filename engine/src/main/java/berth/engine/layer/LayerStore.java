@@ -69,6 +69,15 @@ public interface LayerStore {
   void writeWritableTar(String key, java.util.function.BiPredicate<String, Path> skip, OutputStream out)
       throws IOException;
 
+  /**
+   * Writes what writable layer {@code key} changed as a layer tar (overlay whiteouts as {@code .wh.} entries, as
+   * {@link #writeTar}), leaving out the empty mount points the runtime creates for {@code /etc/hosts},
+   * {@code /etc/hostname} and {@code /etc/resolv.conf} when the lower layers {@code diffIds} (bottom first) lack
+   * them; returns false, having written nothing, when no change is left. The layer must not be in use by a
+   * running process. Does not close {@code out}.
+   */
+  boolean writeChanges(String key, List<Digest> diffIds, OutputStream out) throws IOException;
+
   /** The keys of every writable layer. */
   List<String> writableKeys() throws IOException;
 }

@@ -173,6 +173,71 @@ public final class OverlayLayerStore implements LayerStore {
     Trees.delete(doomed);
   }
 
+  /** Files runc creates as bind-mount targets in a container's root: not the container's own changes. */
+  private static final List<String> RUNTIME_MOUNT_POINTS = List.of("etc/hosts", "etc/hostname", "etc/resolv.conf");
+
+  @Override
+  public boolean writeChanges(String key, List<Digest> diffIds, OutputStream out) throws IOException {
+    Path upper = writableDir(key);
+    if (!Files.isDirectory(upper)) {
+      throw EngineException.notFound("writable layer %s does not exist", key);
+    }
+    for (String m : RUNTIME_MOUNT_POINTS) {
+      Path p = upper.resolve(m);
+      if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) && Files.size(p) == 0 && lowerPath(diffIds, m) == null) {
+        Files.delete(p);
+        pruneCopiedUpParent(upper, p.getParent(), diffIds);
+      }
+    }
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(upper)) {
+      if (!ds.iterator().hasNext()) {
+        return false;
+      }
+    }
+    new TarWriter(upper, out).write();
+    return true;
+  }
+
+  /**
+   * Removes a directory of the upper dir that is empty, not opaque, and only a copy-up of the same directory
+   * below (same mode and owner): it was made by creating a mount point in it, not by the container.
+   */
+  private void pruneCopiedUpParent(Path upper, Path dir, List<Digest> diffIds) throws IOException {
+    while (dir != null && dir.startsWith(upper) && !dir.equals(upper)) {
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+        if (ds.iterator().hasNext()) {
+          return;
+        }
+      }
+      if (berth.engine.sys.Posix.lgetxattr(dir, "trusted.overlay.opaque") != null) {
+        return;
+      }
+      Path lower = lowerPath(diffIds, upper.relativize(dir).toString());
+      if (lower == null || !sameOwnerAndMode(dir, lower)) {
+        return;
+      }
+      Files.delete(dir);
+      dir = dir.getParent();
+    }
+  }
+
+  private static boolean sameOwnerAndMode(Path a, Path b) throws IOException {
+    var x = Files.readAttributes(a, "unix:mode,uid,gid", LinkOption.NOFOLLOW_LINKS);
+    var y = Files.readAttributes(b, "unix:mode,uid,gid", LinkOption.NOFOLLOW_LINKS);
+    return x.equals(y);
+  }
+
+  /** The topmost lower layer's copy of a relative path, or null (whiteouts are not looked at: good enough here). */
+  private Path lowerPath(List<Digest> diffIds, String rel) {
+    for (int i = diffIds.size() - 1; i >= 0; i--) {
+      Path p = diffDir(diffIds.get(i)).resolve(rel);
+      if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+        return p;
+      }
+    }
+    return null;
+  }
+
   @Override
   public List<String> writableKeys() throws IOException {
     List<String> out = new ArrayList<>();

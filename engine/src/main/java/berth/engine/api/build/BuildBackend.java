@@ -1,0 +1,27 @@
+package berth.engine.api.build;
+
+import berth.engine.api.types.JsonStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+
+/** What the build router needs. Implemented by {@link berth.engine.build.Builder}. */
+public interface BuildBackend {
+  /**
+   * The query of {@code POST /build} that the classic builder honours. {@code buildArgs} values may be null
+   * (the CLI's {@code --build-arg NAME} with NAME unset); {@code tags} are as the user typed them.
+   */
+  record Options(String dockerfile, List<String> tags, Map<String, String> buildArgs, Map<String, String> labels,
+      boolean quiet, boolean noCache, boolean remove, boolean forceRemove, String target, String networkMode,
+      boolean pull) {}
+
+  /**
+   * Builds from a context (tar, gzip'd tar, or a lone Dockerfile) read as a stream, sending Docker's build
+   * messages ({@code stream}, {@code aux}) to {@code out}; returns the image ID. Failures before the first
+   * message throw (the router answers with their status); later ones are thrown too, after which the router
+   * sends them in-band. Nothing half-made is left: intermediate containers are removed (unless
+   * {@code remove} and {@code forceRemove} are both false) and the spooled context is deleted.
+   */
+  String build(InputStream context, Options options, JsonStream out) throws IOException;
+}

@@ -1,0 +1,105 @@
+package berth.engine.api.build;
+
+import berth.engine.api.http.ApiRequest;
+import berth.engine.api.http.ApiResponse;
+import berth.engine.api.http.ErrorResponder;
+import berth.engine.api.http.Route;
+import berth.engine.api.http.Router;
+import berth.engine.api.types.JsonStream;
+import berth.engine.errdefs.EngineException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code POST /build}: the classic builder, answering with Docker's JSON message stream. */
+public final class BuildRouter implements Router {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final BuildBackend backend;
+
+  public BuildRouter(BuildBackend backend) {
+    this.backend = backend;
+  }
+
+  @Override
+  public List<Route> routes() {
+    return List.of(Route.post("/build", this::postBuild));
+  }
+
+  private void postBuild(ApiRequest req, ApiResponse res) throws IOException {
+    String version = req.query("version");
+    if ("2".equals(version)) {
+      throw EngineException.notImplemented("BuildKit is not supported by this engine: use the classic builder "
+          + "(DOCKER_BUILDKIT=0)");
+    }
+    String remote = req.query("remote");
+    if (remote != null && !remote.isEmpty()) {
+      throw EngineException.notImplemented("building from a remote context (%s) is not supported by this engine yet",
+          remote);
+    }
+    String platform = req.query("platform");
+    if (platform != null && !platform.isEmpty() && !platform.startsWith("linux/amd64") && !platform.equals("linux")) {
+      throw EngineException.invalid("unsupported platform %s: this engine builds linux/amd64 images", platform);
+    }
+    String dockerfile = req.query("dockerfile");
+    String rm = req.query("rm");
+    BuildBackend.Options o = new BuildBackend.Options(dockerfile == null || dockerfile.isEmpty() ? "Dockerfile"
+        : dockerfile, req.queryAll("t"), map(req.query("buildargs"), "buildargs"), map(req.query("labels"), "labels"),
+        req.boolQuery("q"), req.boolQuery("nocache"), rm == null || rm.isEmpty() || req.boolQuery("rm"),
+        req.boolQuery("forcerm"), req.query("target"), req.query("networkmode"), req.boolQuery("pull"));
+    LazyStream out = new LazyStream(res);
+    try {
+      backend.build(req.body(), o, out);
+    } catch (Exception e) {
+      if (!res.committed()) {
+        req.body().transferTo(OutputStream.nullOutputStream()); // the client is still sending the context
+        throw e;
+      }
+      try {
+        out.send(ErrorResponder.inBand("build", e));
+      } catch (IOException gone) {
+        // the client left
+      }
+    }
+    out.close();
+  }
+
+  private static Map<String, String> map(String json, String what) {
+    if (json == null || json.isEmpty()) {
+      return Map.of();
+    }
+    try {
+      Map<String, String> m = JSON.readValue(json, new TypeReference<LinkedHashMap<String, String>>() {});
+      return m == null ? Map.of() : m;
+    } catch (IOException e) {
+      throw EngineException.invalid("invalid %s: %s", what, e.getMessage());
+    }
+  }
+
+  /** A JSON stream whose HTTP reply starts with the first message (so early failures get their own status). */
+  private static final class LazyStream implements JsonStream {
+    private final ApiResponse res;
+    private ApiResponse.ResponseStream stream;
+
+    LazyStream(ApiResponse res) {
+      this.res = res;
+    }
+
+    @Override
+    public void send(Object message) throws IOException {
+      if (stream == null) {
+        stream = res.stream(200, "application/json");
+      }
+      stream.writeJson(message);
+    }
+
+    void close() {
+      if (stream != null) {
+        stream.close();
+      }
+    }
+  }
+}
