@@ -753,8 +753,7 @@ public final class Builder implements BuildBackend {
       List<String> marker = new ArrayList<>(shell(s));
       marker.add("#(nop) " + comment);
       step(s, s.config.deepCopy(), marker, String.join(" ", marker), () -> inRootfs(s.imageId, root -> {
-        long[] owner = Copier.owner(root, chown);
-        new Copier(root, owner[0], owner[1], chmod, cmd.equals("ADD")).copy(sources, dest, destIsDir);
+        new Copier(root, Copier.owner(root, chown), chmod, cmd.equals("ADD")).copy(sources, dest, destIsDir);
       }));
     }
 

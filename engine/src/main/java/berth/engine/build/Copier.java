@@ -39,13 +39,16 @@ final class Copier {
   private final Path root;
   private final long uid;
   private final long gid;
+  private final boolean chownGiven;
   private final Integer chmod;
   private final boolean add;
 
-  Copier(Path root, long uid, long gid, Integer chmod, boolean add) {
+  /** {@code owner} is --chown's uid and gid, or null without it (then root owns what is copied). */
+  Copier(Path root, long[] owner, Integer chmod, boolean add) {
     this.root = root;
-    this.uid = uid;
-    this.gid = gid;
+    this.chownGiven = owner != null;
+    this.uid = owner == null ? 0 : owner[0];
+    this.gid = owner == null ? 0 : owner[1];
     this.chmod = chmod;
     this.add = add;
   }
@@ -216,10 +219,10 @@ final class Copier {
     }
   }
 
-  /** --chown's user[:group] as uid/gid, names looked up in the image's /etc/passwd and /etc/group. */
+  /** --chown's user[:group] as uid/gid, names looked up in the image's /etc/passwd and /etc/group; null without. */
   static long[] owner(Path root, String chown) throws IOException {
     if (chown == null || chown.isEmpty()) {
-      return new long[] {0, 0};
+      return null;
     }
     String spec = chown;
     if (!chown.contains(":")) {
@@ -281,9 +284,9 @@ final class Copier {
         mkdirs(root, dest, uid, gid);
         Path target = UserResolver.resolveInRoot(root, dest);
         try (InputStream in = decompress(Files.newInputStream(src))) {
-          BuildContext.untar(in, target, chown());
+          BuildContext.untar(in, target, true); // an archive's owners are kept unless --chown says otherwise
         }
-        if (chown()) {
+        if (chownGiven) {
           chownTree(target);
         }
         continue;
@@ -299,10 +302,6 @@ final class Copier {
       }
       copyFile(src, UserResolver.resolveInRoot(root, target));
     }
-  }
-
-  private boolean chown() {
-    return uid != 0 || gid != 0;
   }
 
   private void chownTree(Path top) throws IOException {

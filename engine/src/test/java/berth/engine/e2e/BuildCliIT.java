@@ -161,8 +161,224 @@ class BuildCliIT {
     assertEquals(9, count(afterRestart.stdout(), " ---> Using cache"), afterRestart.stdout());
 
     // intermediate images are hidden from `docker images` and go with the image they led to
-    List<String> listed = docker.run("images", "--format", "{{.Repository}}:{{.Tag}}").assertOk().lines();
-    assertFalse(listed.contains("<none>:<none>"), listed.toString());
+    String parent = docker.run("inspect", "-f", "{{.Parent}}", "demo:1").assertOk().out().trim();
+    assertTrue(parent.startsWith("sha256:"), parent);
+    assertFalse(docker.run("images", "-q", "--no-trunc").assertOk().lines().contains(parent));
+    assertTrue(docker.run("images", "-aq", "--no-trunc").assertOk().lines().contains(parent));
+  }
+
+  @Test
+  void multiStageBuildCopiesOnlyTheArtifactWithOwnersModesAndBuildArgs() throws IOException {
+    Path ctx = context(Map.of("Dockerfile", """
+        ARG BASE=busybox
+        FROM ${BASE} AS build
+        ARG VERSION=0.0
+        RUN mkdir -p /out && echo "app $VERSION" > /out/app.txt && echo junk > /out/junk
+        FROM scratch AS final
+        COPY --from=build /out/app.txt /app.txt
+        FROM busybox
+        COPY --from=final /app.txt /srv/
+        COPY --from=0 --chown=1000:50 --chmod=640 /out/app.txt /srv/owned.txt
+        CMD ["cat", "/srv/app.txt"]
+        """));
+    Result r = build(ctx, "--build-arg", "VERSION=1.2", "--build-arg", "UNUSED=x", "-t", "multi").assertOk();
+    assertTrue(r.stdout().contains("Step 1/10 : ARG BASE=busybox"), r.stdout());
+    assertTrue(r.stdout().contains("[Warning] One or more build-args [UNUSED] were not consumed"), r.stdout());
+    assertEquals("app 1.2\n", runOut("multi"));
+    assertEquals("1000:50 640 app 1.2", runOut("multi", "sh", "-c",
+        "stat -c '%u:%g %a' /srv/owned.txt | tr -d '\\n'; echo -n ' '; cat /srv/owned.txt").trim());
+    assertEquals("", runOut("multi", "sh", "-c", "ls /out 2>/dev/null || true"), "the build stage is not in the image");
+    List<String> history = docker.run("history", "--no-trunc", "--format", "{{.CreatedBy}}", "multi").assertOk().lines();
+    assertTrue(history.stream().noneMatch(h -> h.contains("VERSION")), "only the last stage's steps: " + history);
+
+    // --target stops at the named stage: an image of one layer holding only the artifact
+    build(ctx, "--target", "final", "--build-arg", "VERSION=2.0", "-t", "artifact").assertOk();
+    assertEquals("1", docker.run("inspect", "-f", "{{len .RootFS.Layers}}", "artifact").assertOk().out().trim());
+    Path saved = fixtures.resolve("artifact.tar");
+    docker.run("save", "-o", saved.toString(), "artifact").assertOk();
+    assertEquals(List.of("app.txt"), layerEntries(saved), "the final stage holds the copied file alone");
+    Result missing = build(ctx, "--target", "nosuch");
+    assertEquals(1, missing.exitCode(), missing.toString());
+    assertTrue(missing.stderr().contains("failed to reach build target nosuch in Dockerfile"), missing.stderr());
+
+    // a changed build arg invalidates the RUN that sees it, not the steps before
+    Result other = build(ctx, "--build-arg", "VERSION=1.3", "-t", "multi:1.3").assertOk();
+    assertTrue(other.stdout().contains("Running in"), other.stdout());
+    assertEquals("app 1.3\n", runOut("multi:1.3"));
+    assertNoContainers();
+  }
+
+  /** The names in the only layer of a saved one-layer image. */
+  private static List<String> layerEntries(Path saved) throws IOException {
+    Path dir = Files.createTempDirectory(fixtures, "saved-");
+    List<String> names = new java.util.ArrayList<>();
+    try (var in = new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(Files.newInputStream(saved))) {
+      for (TarArchiveEntry e; (e = in.getNextEntry()) != null; ) {
+        if (e.isFile()) {
+          Path f = dir.resolve(e.getName());
+          Files.createDirectories(f.getParent());
+          Files.copy(in, f);
+        }
+      }
+    }
+    String layer = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("manifest.json").toFile())
+        .get(0).get("Layers").get(0).asText();
+    try (var in = new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(
+        Files.newInputStream(dir.resolve(layer)))) {
+      for (TarArchiveEntry e; (e = in.getNextEntry()) != null; ) {
+        names.add(e.getName());
+      }
+    }
+    return names;
+  }
+
+  @Test
+  void dockerignoreKeepsFilesOutOnTheClientAndInTheEngine() throws IOException {
+    Map<String, String> files = Map.of(
+        "Dockerfile", "FROM busybox\nCOPY . /ctx/\nCMD [\"sh\", \"-c\", \"cd /ctx && find . -type f | sort\"]\n",
+        ".dockerignore", "# keep secrets and docs out\n.git\n.env*\n*.md\n!README.md\n**/*.log\n",
+        ".git/HEAD", "ref: refs/heads/main\n",
+        ".env", "SECRET=1\n",
+        ".env.local", "SECRET=2\n",
+        "README.md", "readme\n",
+        "NOTES.md", "notes\n",
+        "src/app.js", "app\n",
+        "src/debug.log", "log\n");
+    Path ctx = context(files);
+    build(ctx, "-t", "ignored").assertOk();
+    List<String> expected = List.of("./.dockerignore", "./Dockerfile", "./README.md", "./src/app.js");
+    assertEquals(expected, docker.run("run", "--rm", "ignored").assertOk().lines());
+
+    // a context tar on stdin reaches the engine as it is: the engine applies .dockerignore itself
+    Path tar = fixtures.resolve("ignored-context.tar");
+    try (TarArchiveOutputStream out = new TarArchiveOutputStream(Files.newOutputStream(tar))) {
+      for (Map.Entry<String, String> f : new java.util.TreeMap<>(files).entrySet()) {
+        byte[] b = f.getValue().getBytes(StandardCharsets.UTF_8);
+        TarArchiveEntry e = new TarArchiveEntry(f.getKey());
+        e.setSize(b.length);
+        e.setMode(0644);
+        out.putArchiveEntry(e);
+        out.write(b);
+        out.closeArchiveEntry();
+      }
+    }
+    docker.runWithStdin(tar, "build", "-t", "ignored2", "-").assertOk();
+    assertEquals(expected, docker.run("run", "--rm", "ignored2").assertOk().lines());
+  }
+
+  @Test
+  void dockerfileFlagStdinDockerfileAddOfATarLabelsQuietAndMetadata() throws IOException {
+    Path ctx = context(Map.of(
+        "docker/Dockerfile.dev", """
+            FROM busybox
+            LABEL org.example.team="the builders" version=1
+            ADD bundle.tar.gz /opt/
+            ADD plain.txt /opt/plain/
+            ENV DIR=/opt/bundle
+            WORKDIR $DIR
+            VOLUME /data
+            STOPSIGNAL SIGINT
+            HEALTHCHECK --interval=30s --retries=2 CMD true
+            ENTRYPOINT ["cat"]
+            CMD ["hello.txt"]
+            ONBUILD RUN echo triggered > /triggered
+            """,
+        "plain.txt", "plain\n"));
+    try (OutputStream raw = Files.newOutputStream(ctx.resolve("bundle.tar.gz"));
+        OutputStream gz = new java.util.zip.GZIPOutputStream(raw);
+        TarArchiveOutputStream out = new TarArchiveOutputStream(gz)) {
+      byte[] b = "from the archive\n".getBytes(StandardCharsets.UTF_8);
+      TarArchiveEntry e = new TarArchiveEntry("bundle/hello.txt");
+      e.setSize(b.length);
+      e.setMode(0600);
+      e.setIds(7, 8);
+      out.putArchiveEntry(e);
+      out.write(b);
+      out.closeArchiveEntry();
+    }
+    Result q = build(ctx, "-q", "-f", ctx.resolve("docker/Dockerfile.dev").toString(), "--label", "built.by=berth", "-t", "meta").assertOk();
+    String id = docker.run("inspect", "-f", "{{.Id}}", "meta").assertOk().out().trim();
+    assertEquals(id + "\n", q.stdout(), "-q prints the image ID alone");
+    assertEquals("from the archive\n", runOut("meta"), "ADD unpacks a local archive; WORKDIR and ENTRYPOINT apply");
+    assertEquals("7:8 600|plain\n", docker.run("run", "--rm", "--entrypoint", "sh", "meta", "-c",
+        "stat -c '%u:%g %a' hello.txt | tr -d '\\n'; echo -n '|'; cat /opt/plain/plain.txt").assertOk().stdout());
+    String meta = docker.run("inspect", "-f", "{{json .Config.Labels}}|{{json .Config.Volumes}}|{{.Config.StopSignal}}"
+        + "|{{json .Config.Healthcheck}}|{{json .Config.OnBuild}}|{{.Config.WorkingDir}}", "meta").assertOk().out().trim();
+    assertEquals("{\"built.by\":\"berth\",\"org.example.team\":\"the builders\",\"version\":\"1\"}|{\"/data\":{}}|SIGINT"
+        + "|{\"Test\":[\"CMD-SHELL\",\"true\"],\"Interval\":30000000000,\"Retries\":2}|[\"RUN echo triggered > /triggered\"]"
+        + "|/opt/bundle", meta);
+
+    // ONBUILD triggers run in the next build FROM it; a Dockerfile alone on stdin has an empty context
+    Result child = docker.runWithStdin("FROM meta\nRUN cat /triggered\n".getBytes(StandardCharsets.UTF_8),
+        "build", "-t", "child", "-").assertOk();
+    assertTrue(child.stdout().contains("# Executing 1 build trigger"), child.stdout());
+    assertEquals("triggered\n", docker.run("run", "--rm", "--entrypoint", "cat", "child", "/triggered").assertOk()
+        .stdout());
+    assertEquals("null", docker.run("inspect", "-f", "{{json .Config.OnBuild}}", "child").assertOk().out().trim());
+    assertNoContainers();
+  }
+
+  @Test
+  void badInputFailsClearlyAndLeavesNothingBehind() throws IOException {
+    List<String> imagesBefore = docker.run("images", "-q", "--filter", "dangling=false").assertOk().lines();
+    record Case(String dockerfile, Map<String, String> files, String expected) {}
+    List<Case> cases = List.of(
+        new Case("FROM busybox\nFOO bar\n", Map.of(), "dockerfile parse error on line 2: unknown instruction: FOO"),
+        new Case("FROM busybox\nRUN echo one\nRUN exit 3\n", Map.of(),
+            "The command '/bin/sh -c exit 3' returned a non-zero code: 3"),
+        new Case("FROM busybox\nCOPY ../x /x\n", Map.of(), "forbidden path outside the build context: ../x"),
+        new Case("FROM busybox\nCOPY missing.txt /x\n", Map.of(),
+            "file not found in build context or excluded by .dockerignore: stat missing.txt"),
+        new Case("FROM busybox\nCOPY *.nope /x/\n", Map.of(), "no source files were specified"),
+        new Case("FROM busybox\nCOPY --from=nosuch /a /b\n", Map.of(), "invalid from flag value nosuch"),
+        new Case("FROM nosuchimage:1.0\n", Map.of(), "pull access denied for nosuchimage:1.0"),
+        new Case("FROM busybox\nCOPY a.txt b.txt /dest\n", Map.of("a.txt", "a", "b.txt", "b"),
+            "When using COPY with more than one source file, the destination must be a directory and end with a /"),
+        new Case("FROM busybox\nADD http://example.invalid/x /x\n", Map.of(), "fetching remote sources is not supported"));
+    for (Case c : cases) {
+      Map<String, String> files = new java.util.HashMap<>(c.files());
+      files.put("Dockerfile", c.dockerfile());
+      Result r = build(context(files));
+      assertEquals(1, r.exitCode(), r.toString());
+      assertTrue(r.stderr().contains(c.expected()), c.expected() + "\n" + r);
+      assertNoContainers();
+    }
+    // a symlink in the context that points outside it
+    Path ctx = context(Map.of("Dockerfile", "FROM busybox\nCOPY link /x\n"));
+    Files.createSymbolicLink(ctx.resolve("link"), Path.of("/etc/hostname"));
+    Result link = build(ctx);
+    assertEquals(1, link.exitCode(), link.toString());
+    assertTrue(link.stderr().contains("forbidden path outside the build context: link"), link.stderr());
+
+    // a truncated context on stdin
+    Path tar = fixtures.resolve("truncated.tar");
+    try (TarArchiveOutputStream out = new TarArchiveOutputStream(Files.newOutputStream(tar))) {
+      byte[] b = new byte[20_000];
+      TarArchiveEntry e = new TarArchiveEntry("Dockerfile");
+      e.setSize(b.length);
+      out.putArchiveEntry(e);
+      out.write(b);
+      out.closeArchiveEntry();
+    }
+    byte[] whole = Files.readAllBytes(tar);
+    Files.write(tar, java.util.Arrays.copyOf(whole, 5_000));
+    Result truncated = docker.runWithStdin(tar, "build", "-");
+    assertEquals(1, truncated.exitCode(), truncated.toString());
+    assertTrue(truncated.stderr().contains("the build context is not a complete archive"), truncated.stderr());
+
+    assertNoContainers();
+    assertEquals(imagesBefore, docker.run("images", "-q", "--filter", "dangling=false").assertOk().lines(),
+        "no image is tagged by a failed build");
+    docker.run("version").assertOk();
+    try (Stream<Path> left = Files.list(engine.dataRoot().resolve("tmp"))) {
+      assertEquals(List.of(), left.toList(), "spooled contexts are removed");
+    }
+    Path rw = engine.dataRoot().resolve("layers/rw");
+    if (Files.isDirectory(rw)) {
+      try (Stream<Path> left = Files.list(rw)) {
+        assertEquals(List.of(), left.toList(), "no writable layer is left");
+      }
+    }
   }
 
   private static int count(String s, String what) {
