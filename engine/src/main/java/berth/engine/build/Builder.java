@@ -56,6 +56,7 @@ public final class Builder implements BuildBackend {
   private final LayerStore layers;
   private final Path tmp;
 
+  /** A builder that makes images in {@code images}, runs RUN steps in {@code containers} and spools under {@code tmp}. */
   public Builder(ImageService images, ContainerService containers, LayerStore layers, Path tmp) {
     this.images = images;
     this.containers = containers;
@@ -564,11 +565,7 @@ public final class Builder implements BuildBackend {
       cfg.put("AttachStdout", true);
       cfg.put("AttachStderr", true);
       ContainerConfig config = ApiJson.MAPPER.convertValue(cfg, ContainerConfig.class);
-      Map<String, Object> host = new LinkedHashMap<>();
-      if (o.networkMode() != null && !o.networkMode().isEmpty()) {
-        host.put("NetworkMode", o.networkMode());
-      }
-      HostConfig hostConfig = ApiJson.MAPPER.convertValue(host, HostConfig.class);
+      HostConfig hostConfig = ApiJson.MAPPER.convertValue(o.runHostConfig(), HostConfig.class);
       String id = containers.create(null, new ContainerCreateRequest(config, hostConfig, null));
       boolean ok = false;
       try {
@@ -592,7 +589,7 @@ public final class Builder implements BuildBackend {
           throw new IOException("build step failed", e.getCause());
         }
         if (code != 0) {
-          throw new StepFailed(String.format("The command '%s' returned a non-zero code: %d", String.join(" ", cmd),
+          throw new CommandFailed(String.format("The command '%s' returned a non-zero code: %d", String.join(" ", cmd),
               code), code);
         }
         ok = true;
@@ -798,15 +795,6 @@ public final class Builder implements BuildBackend {
         }
       }
       return h;
-    }
-  }
-
-  /** A failing RUN: its message is dockerd's, its exit code goes in the error detail. */
-  static final class StepFailed extends EngineException {
-    private static final long serialVersionUID = 1L;
-
-    StepFailed(String message, int code) {
-      super(berth.engine.errdefs.ErrorKind.INVALID_PARAMETER, message, null);
     }
   }
 

@@ -10,11 +10,13 @@ import java.util.Map;
 public interface BuildBackend {
   /**
    * The query of {@code POST /build} that the classic builder honours. {@code buildArgs} values may be null
-   * (the CLI's {@code --build-arg NAME} with NAME unset); {@code tags} are as the user typed them.
+   * (the CLI's {@code --build-arg NAME} with NAME unset); {@code tags} are as the user typed them;
+   * {@code runHostConfig} holds the HostConfig fields RUN containers get (NetworkMode, ExtraHosts, ShmSize,
+   * Memory, MemorySwap, CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems), in the API's names.
    */
   record Options(String dockerfile, List<String> tags, Map<String, String> buildArgs, Map<String, String> labels,
-      boolean quiet, boolean noCache, boolean remove, boolean forceRemove, String target, String networkMode,
-      boolean pull) {}
+      boolean quiet, boolean noCache, boolean remove, boolean forceRemove, String target,
+      Map<String, Object> runHostConfig, boolean pull) {}
 
   /**
    * Builds from a context (tar, gzip'd tar, or a lone Dockerfile) read as a stream, sending Docker's build
@@ -24,4 +26,20 @@ public interface BuildBackend {
    * {@code remove} and {@code forceRemove} are both false) and the spooled context is deleted.
    */
   String build(InputStream context, Options options, JsonStream out) throws IOException;
+
+  /** A RUN step whose command exited non-zero: the exit code goes in the error detail (the CLI exits with it). */
+  final class CommandFailed extends berth.engine.errdefs.EngineException {
+    private static final long serialVersionUID = 1L;
+    private final int code;
+
+    public CommandFailed(String message, int code) {
+      super(berth.engine.errdefs.ErrorKind.INVALID_PARAMETER, message);
+      this.code = code;
+    }
+
+    /** The command's exit code. */
+    public int code() {
+      return code;
+    }
+  }
 }

@@ -20,6 +20,7 @@ public final class BuildRouter implements Router {
   private static final ObjectMapper JSON = new ObjectMapper();
   private final BuildBackend backend;
 
+  /** The router over a build backend. */
   public BuildRouter(BuildBackend backend) {
     this.backend = backend;
   }
@@ -49,7 +50,7 @@ public final class BuildRouter implements Router {
     BuildBackend.Options o = new BuildBackend.Options(dockerfile == null || dockerfile.isEmpty() ? "Dockerfile"
         : dockerfile, req.queryAll("t"), map(req.query("buildargs"), "buildargs"), map(req.query("labels"), "labels"),
         req.boolQuery("q"), req.boolQuery("nocache"), rm == null || rm.isEmpty() || req.boolQuery("rm"),
-        req.boolQuery("forcerm"), req.query("target"), req.query("networkmode"), req.boolQuery("pull"));
+        req.boolQuery("forcerm"), req.query("target"), runHostConfig(req), req.boolQuery("pull"));
     LazyStream out = new LazyStream(res);
     try {
       backend.build(req.body(), o, out);
@@ -59,12 +60,44 @@ public final class BuildRouter implements Router {
         throw e;
       }
       try {
-        out.send(ErrorResponder.inBand("build", e));
+        Map<String, Object> error = ErrorResponder.inBand("build", e);
+        if (e instanceof BuildBackend.CommandFailed f) {
+          // dockerd's JSONError carries the exit code; the CLI exits with it
+          error.put("errorDetail", Map.of("code", f.code(), "message", f.getMessage()));
+        }
+        out.send(error);
       } catch (IOException gone) {
         // the client left
       }
     }
     out.close();
+  }
+
+  /** The query parameters that shape RUN containers, as HostConfig fields. */
+  private static Map<String, Object> runHostConfig(ApiRequest req) {
+    Map<String, Object> h = new LinkedHashMap<>();
+    String net = req.query("networkmode");
+    if (net != null && !net.isEmpty() && !net.equals("default")) {
+      h.put("NetworkMode", net);
+    }
+    List<String> hosts = req.queryAll("extrahosts");
+    if (!hosts.isEmpty()) {
+      h.put("ExtraHosts", hosts);
+    }
+    for (String[] n : new String[][] {{"shmsize", "ShmSize"}, {"memory", "Memory"}, {"memswap", "MemorySwap"},
+        {"cpushares", "CpuShares"}, {"cpuperiod", "CpuPeriod"}, {"cpuquota", "CpuQuota"}}) {
+      long v = req.longQuery(n[0], 0);
+      if (v != 0) {
+        h.put(n[1], v);
+      }
+    }
+    for (String[] n : new String[][] {{"cpusetcpus", "CpusetCpus"}, {"cpusetmems", "CpusetMems"}}) {
+      String v = req.query(n[0]);
+      if (v != null && !v.isEmpty()) {
+        h.put(n[1], v);
+      }
+    }
+    return h;
   }
 
   private static Map<String, String> map(String json, String what) {
