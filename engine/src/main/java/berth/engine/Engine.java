@@ -72,9 +72,10 @@ public final class Engine implements Closeable {
     ContainerService containers = null;
     NetworkService networks = null;
     try {
+      OverlayLayerStore layers = new OverlayLayerStore(root.layers());
+      Builder.recover(root.tmp(), layers);
       Trees.deleteContents(root.tmp());
       EventBus events = new EventBus();
-      OverlayLayerStore layers = new OverlayLayerStore(root.layers());
       ImageService images = new ImageService(new LocalContentStore(root.content()), layers,
           new ImageStore(root.images()), events);
       images.setRegistry(new Registry(new RegistryHosts(config.insecureRegistries(), config.registryMirrors(), certsDir)),

@@ -46,6 +46,8 @@ import java.util.logging.Logger;
  */
 public final class Builder implements BuildBackend {
   private static final Logger LOG = Logger.getLogger(Builder.class.getName());
+  /** The writable layers of COPY/ADD/WORKDIR steps; containers' are keyed by their hex ID, so never clash. */
+  private static final String WRITABLE_PREFIX = "build-";
   static final ObjectMapper JSON = new ObjectMapper();
   /** Build args Docker accepts without an ARG and leaves out of the image's history. */
   private static final Set<String> PROXY_ARGS = Set.of("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
@@ -62,6 +64,22 @@ public final class Builder implements BuildBackend {
     this.containers = containers;
     this.layers = layers;
     this.tmp = tmp;
+  }
+
+  /**
+   * What a build cut short by a crash leaves, undone at engine start before {@code tmp} is emptied: the overlay
+   * mounts of COPY/ADD/WORKDIR steps under {@code tmp} and their {@code build-} writable layers.
+   */
+  public static void recover(Path tmp, LayerStore layers) throws IOException {
+    for (Path m : Mounts.mountsUnder(tmp)) {
+      LOG.info("unmounting " + m + ", left by an interrupted build");
+      Mounts.unmount(m);
+    }
+    for (String key : layers.writableKeys()) {
+      if (key.startsWith(WRITABLE_PREFIX)) {
+        layers.removeWritable(key);
+      }
+    }
   }
 
   @Override
@@ -524,7 +542,7 @@ public final class Builder implements BuildBackend {
 
     /** After a step's commit: the RUN container removed (as told), or the COPY/WORKDIR writable layer. */
     private void finish(String key) throws IOException {
-      if (key.startsWith("build-")) {
+      if (key.startsWith(WRITABLE_PREFIX)) {
         layers.removeWritable(key);
       } else if (o.remove() || o.forceRemove()) {
         containers.remove(key, true, true);
@@ -627,7 +645,7 @@ public final class Builder implements BuildBackend {
 
     /** Mounts a writable layer over an image (or nothing), lets {@code fn} change it, and returns its key. */
     private String inRootfs(String imageId, Copier.RootfsChange fn) throws IOException {
-      String key = "build-" + UUID.randomUUID().toString().replace("-", "");
+      String key = WRITABLE_PREFIX + UUID.randomUUID().toString().replace("-", "");
       List<Digest> diffs = imageId == null ? List.of()
           : images.resolve(imageId).diffIds().stream().map(Digest::parse).toList();
       boolean ok = false;

@@ -362,10 +362,18 @@ public final class ImageService implements ImagesBackend {
         out.add(0, new ImageHistoryItem("<missing>", created, "", null, layerSize(l.diffId()), ""));
       }
     }
-    if (!out.isEmpty()) {
-      ImageHistoryItem top = out.get(0);
-      List<String> tags = tagsOf(r.id());
-      out.set(0, new ImageHistoryItem(r.id(), top.created(), top.createdBy(), tags.isEmpty() ? null : tags, top.size(), top.comment()));
+    // The image and each ancestor through parent links (a build's steps) name the entry their own history ends
+    // with, as dockerd's history does: an ancestor with n entries is the n-th from the bottom.
+    Set<String> seen = new HashSet<>();
+    for (ImageRecord a = r; a != null && seen.add(a.id()); a = a.parent() == null ? null : store.get(a.parent())) {
+      int n = a == r ? out.size() : config(a).path("history").size();
+      int at = out.size() - n;
+      if (n > 0 && at >= 0 && at < out.size()) {
+        ImageHistoryItem item = out.get(at);
+        List<String> tags = tagsOf(a.id());
+        out.set(at, new ImageHistoryItem(a.id(), item.created(), item.createdBy(), tags.isEmpty() ? null : tags,
+            item.size(), item.comment()));
+      }
     }
     return out;
   }

@@ -46,6 +46,20 @@ public final class Mounts {
     return false;
   }
 
+  /** Every mount point strictly under {@code dir}, deepest first (so they can be unmounted in order). */
+  public static java.util.List<Path> mountsUnder(Path dir) throws IOException {
+    String prefix = dir.toAbsolutePath().normalize() + "/";
+    java.util.List<Path> out = new java.util.ArrayList<>();
+    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"), StandardCharsets.UTF_8)) {
+      String[] f = line.split(" ");
+      if (f.length > 4 && unescape(f[4]).startsWith(prefix)) {
+        out.add(Path.of(unescape(f[4])));
+      }
+    }
+    out.sort(java.util.Comparator.comparingInt(Path::getNameCount).reversed());
+    return out;
+  }
+
   /** mountinfo escapes space, tab, newline and backslash as octal. */
   private static String unescape(String s) {
     if (s.indexOf('\\') < 0) {

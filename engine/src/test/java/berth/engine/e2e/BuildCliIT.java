@@ -133,6 +133,13 @@ class BuildCliIT {
     assertTrue(history.stream().anyMatch(h -> h.matches("/bin/sh -c #\\(nop\\) COPY file:[0-9a-f]{64} in /app/ \\|.*")),
         history.toString());
 
+    // each step's image names its history entry, as dockerd's history does for a classic build
+    List<String> ids = docker.run("history", "-q", "demo:1").assertOk().lines();
+    assertEquals(11, ids.size(), ids.toString()); // busybox's two entries + nine steps after FROM
+    assertEquals(docker.run("inspect", "-f", "{{.Id}}", "demo:1").assertOk().out().substring(7, 19), ids.get(0));
+    assertEquals(docker.run("inspect", "-f", "{{.Id}}", "busybox").assertOk().out().substring(7, 19), ids.get(9));
+    assertEquals(List.of("<missing>"), ids.stream().filter(x -> !x.matches("[0-9a-f]{12}")).toList(), ids.toString());
+
     // unchanged: every step from the cache, the same image
     Result again = build(ctx, "-t", "demo:2").assertOk();
     String id1 = docker.run("inspect", "-f", "{{.Id}}", "demo:1").assertOk().out().trim();
@@ -274,6 +281,9 @@ class BuildCliIT {
             LABEL org.example.team="the builders" version=1
             ADD bundle.tar.gz /opt/
             ADD plain.txt /opt/plain/
+            COPY src/*.txt /opt/txt/
+            COPY src /opt/srcdir
+            COPY src/a.txt /opt/renamed.txt
             ENV DIR=/opt/bundle
             WORKDIR $DIR
             VOLUME /data
@@ -283,7 +293,7 @@ class BuildCliIT {
             CMD ["hello.txt"]
             ONBUILD RUN echo triggered > /triggered
             """,
-        "plain.txt", "plain\n"));
+        "plain.txt", "plain\n", "src/a.txt", "a\n", "src/b.txt", "b\n", "src/sub/c.md", "c\n"));
     try (OutputStream raw = Files.newOutputStream(ctx.resolve("bundle.tar.gz"));
         OutputStream gz = new java.util.zip.GZIPOutputStream(raw);
         TarArchiveOutputStream out = new TarArchiveOutputStream(gz)) {
@@ -302,6 +312,10 @@ class BuildCliIT {
     assertEquals("from the archive\n", runOut("meta"), "ADD unpacks a local archive; WORKDIR and ENTRYPOINT apply");
     assertEquals("7:8 600|plain\n", docker.run("run", "--rm", "--entrypoint", "sh", "meta", "-c",
         "stat -c '%u:%g %a' hello.txt | tr -d '\\n'; echo -n '|'; cat /opt/plain/plain.txt").assertOk().stdout());
+    assertEquals(List.of("/opt/renamed.txt", "/opt/srcdir/a.txt", "/opt/srcdir/b.txt", "/opt/srcdir/sub/c.md",
+        "/opt/txt/a.txt", "/opt/txt/b.txt"), docker.run("run", "--rm", "--entrypoint", "sh", "meta", "-c",
+        "find /opt/txt /opt/srcdir /opt/renamed.txt -type f | sort").assertOk().lines(),
+        "wildcards; a directory's contents; a file renamed by a destination without '/'");
     String meta = docker.run("inspect", "-f", "{{json .Config.Labels}}|{{json .Config.Volumes}}|{{.Config.StopSignal}}"
         + "|{{json .Config.Healthcheck}}|{{json .Config.OnBuild}}|{{.Config.WorkingDir}}", "meta").assertOk().out().trim();
     assertEquals("{\"built.by\":\"berth\",\"org.example.team\":\"the builders\",\"version\":\"1\"}|{\"/data\":{}}|SIGINT"
@@ -309,10 +323,11 @@ class BuildCliIT {
         + "|/opt/bundle", meta);
 
     // ONBUILD triggers run in the next build FROM it; a Dockerfile alone on stdin has an empty context
-    Result child = docker.runWithStdin("FROM meta\nRUN cat /triggered && ls /sys/class/net\n"
+    Result child = docker.runWithStdin("FROM meta\nSHELL [\"/bin/sh\", \"-xc\"]\nRUN cat /triggered && ls /sys/class/net\n"
         .getBytes(StandardCharsets.UTF_8), "build", "--network", "none", "-t", "child", "-").assertOk();
     assertTrue(child.stdout().contains("# Executing 1 build trigger"), child.stdout());
-    assertTrue(child.stdout().contains("triggered\nlo\n"), "RUN has --network none: " + child.stdout());
+    assertTrue(child.stdout().contains("\nlo\n") && !child.stdout().contains("eth0"), "RUN has --network none: " + child.stdout());
+    assertTrue(child.stdout().contains("+ cat /triggered"), "RUN uses the SHELL: " + child.stdout());
     assertEquals("triggered\n", docker.run("run", "--rm", "--entrypoint", "cat", "child", "/triggered").assertOk()
         .stdout());
     assertEquals("null", docker.run("inspect", "-f", "{{json .Config.OnBuild}}", "child").assertOk().out().trim());
