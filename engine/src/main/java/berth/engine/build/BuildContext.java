@@ -119,7 +119,10 @@ final class BuildContext implements AutoCloseable {
       if (p.equals(root)) {
         continue;
       }
-      Files.createDirectories(p.getParent());
+      parentDirs(root, p, name);
+      if (Files.isSymbolicLink(p)) {
+        Files.delete(p); // replaced, never written through
+      }
       if (e.isDirectory()) {
         Files.createDirectories(p);
         dirTimes.add(new Object[] {p, e.getLastModifiedDate().getTime()});
@@ -132,6 +135,7 @@ final class BuildContext implements AutoCloseable {
         continue; // no mode or time on the link itself
       } else if (e.isLink()) {
         Path target = inside(root, e.getLinkName());
+        parentDirs(root, target, e.getLinkName());
         Files.deleteIfExists(p);
         Files.createLink(p, target);
         continue;
@@ -160,6 +164,25 @@ final class BuildContext implements AutoCloseable {
     }
     for (int i = dirTimes.size() - 1; i >= 0; i--) {
       Files.setLastModifiedTime((Path) dirTimes.get(i)[0], FileTime.fromMillis((Long) dirTimes.get(i)[1]));
+    }
+  }
+
+  /**
+   * Creates the missing directories above {@code p} one by one, refusing a symlink on the way: an archive could
+   * otherwise plant {@code a -> /etc} and then write {@code a/passwd} outside the root.
+   */
+  private static void parentDirs(Path root, Path p, String name) throws IOException {
+    Path cur = root;
+    for (Path part : root.relativize(p.getParent())) {
+      cur = cur.resolve(part);
+      if (Files.isSymbolicLink(cur)) {
+        throw EngineException.invalid("invalid archive: %s goes through the symlink %s", name, root.relativize(cur));
+      }
+      if (!Files.exists(cur, LinkOption.NOFOLLOW_LINKS)) {
+        Files.createDirectory(cur);
+      } else if (!Files.isDirectory(cur, LinkOption.NOFOLLOW_LINKS)) {
+        throw EngineException.invalid("invalid archive: %s needs %s to be a directory", name, root.relativize(cur));
+      }
     }
   }
 

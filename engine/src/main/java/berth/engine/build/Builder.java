@@ -22,7 +22,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -121,6 +120,8 @@ public final class Builder implements BuildBackend {
     private final Options o;
     private final JsonStream out;
     private final ShellLex lex;
+    /** Where the result goes even with {@code q} (which silences {@link #out}). */
+    private final JsonStream realOut;
     private final Map<String, String> metaArgs = new LinkedHashMap<>();
     private final Set<String> usedArgs = new HashSet<>();
     private final List<State> done = new ArrayList<>();
@@ -135,8 +136,6 @@ public final class Builder implements BuildBackend {
       this.lex = new ShellLex(file.escape());
       this.realOut = out;
     }
-
-    private final JsonStream realOut;
 
     String execute() throws IOException {
       for (String w : file.warnings()) {
@@ -559,10 +558,13 @@ public final class Builder implements BuildBackend {
       }
       List<String> cmd = command(s, i);
       Map<String, String> args = runArgs(s);
+      // proxy settings reach the command but, undeclared, stay out of the cache key and the history (as dockerd)
+      Map<String, String> keyed = new TreeMap<>(args);
+      keyed.keySet().removeIf(k -> PROXY_ARGS.contains(k) && !s.args.containsKey(k));
       List<String> marker = new ArrayList<>();
-      if (!args.isEmpty()) {
-        marker.add("|" + args.size());
-        args.forEach((k, v) -> marker.add(k + "=" + v));
+      if (!keyed.isEmpty()) {
+        marker.add("|" + keyed.size());
+        keyed.forEach((k, v) -> marker.add(k + "=" + v));
       }
       marker.addAll(cmd);
       String createdBy = String.join(" ", marker);

@@ -383,6 +383,30 @@ class BuildCliIT {
     assertEquals(1, truncated.exitCode(), truncated.toString());
     assertTrue(truncated.stderr().contains("the build context is not a complete archive"), truncated.stderr());
 
+    // a context whose symlink would lead a later entry outside it
+    Path outside = Files.createTempDirectory(fixtures, "outside-");
+    Path hostile = fixtures.resolve("hostile.tar");
+    try (TarArchiveOutputStream out = new TarArchiveOutputStream(Files.newOutputStream(hostile))) {
+      TarArchiveEntry l = new TarArchiveEntry("a", TarArchiveEntry.LF_SYMLINK);
+      l.setLinkName(outside.toString());
+      out.putArchiveEntry(l);
+      out.closeArchiveEntry();
+      byte[] b = "FROM busybox\n".getBytes(StandardCharsets.UTF_8);
+      for (String name : List.of("a/pwned", "Dockerfile")) {
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setSize(b.length);
+        out.putArchiveEntry(e);
+        out.write(b);
+        out.closeArchiveEntry();
+      }
+    }
+    Result escape = docker.runWithStdin(hostile, "build", "-");
+    assertEquals(1, escape.exitCode(), escape.toString());
+    assertTrue(escape.stderr().contains("invalid archive: a/pwned goes through the symlink a"), escape.stderr());
+    try (Stream<Path> written = Files.list(outside)) {
+      assertEquals(List.of(), written.toList(), "nothing is written outside the context");
+    }
+
     assertNoContainers();
     assertEquals(imagesBefore, docker.run("images", "-q", "--filter", "dangling=false").assertOk().lines(),
         "no image is tagged by a failed build");
