@@ -743,9 +743,12 @@ public final class Builder implements BuildBackend {
       String cmd = i.keyword();
       List<Copier.Source> sources = new ArrayList<>();
       for (String src : srcs) {
-        if (cmd.equals("ADD") && (src.startsWith("http://") || src.startsWith("https://") || src.startsWith("git@"))) {
-          throw EngineException.notImplemented("ADD %s: fetching remote sources is not supported by this engine "
-              + "yet; download it into the build context and ADD the file", src);
+        if (cmd.equals("ADD") && (src.startsWith("http://") || src.startsWith("https://"))) {
+          sources.add(Copier.download(src, ctx.scratch("downloads-" + UUID.randomUUID()), destIsDir));
+          continue;
+        }
+        if (cmd.equals("ADD") && (src.startsWith("git@") || src.endsWith(".git") && src.contains("://"))) {
+          throw EngineException.notImplemented("ADD %s: git sources are not supported by the classic builder", src);
         }
         sources.addAll(Copier.sources(srcRoot, context, src, cmd));
       }

@@ -335,6 +335,40 @@ class BuildCliIT {
   }
 
   @Test
+  void addFetchesUrlsWithoutUnpackingThem() throws IOException {
+    byte[] tar = Files.readAllBytes(fixtures.resolve("busybox.tar"));
+    com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    server.createContext("/files/", x -> {
+      if (x.getRequestURI().getPath().equals("/files/remote.tar")) {
+        x.getResponseHeaders().add("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT");
+        x.sendResponseHeaders(200, tar.length);
+        x.getResponseBody().write(tar);
+      } else {
+        x.sendResponseHeaders(404, -1);
+      }
+      x.close();
+    });
+    server.start();
+    try {
+      String base = "http://127.0.0.1:" + server.getAddress().getPort() + "/files/";
+      Path ctx = context(Map.of("Dockerfile", "FROM busybox\nADD " + base + "remote.tar /dl/\n"));
+      build(ctx, "-t", "fetched").assertOk();
+      assertEquals(tar.length + " 600 1704067200\n", runOut("fetched", "stat", "-c", "%s %a %Y", "/dl/remote.tar"),
+          "a fetched archive is a file (mode 0600, Last-Modified), not unpacked");
+      Result cached = build(ctx, "-t", "fetched").assertOk();
+      assertTrue(cached.stdout().contains("Using cache"), "the same download hits the cache: " + cached.stdout());
+
+      Result missing = build(context(Map.of("Dockerfile", "FROM busybox\nADD " + base + "nope /x\n")));
+      assertEquals(1, missing.exitCode(), missing.toString());
+      assertTrue(missing.stderr().contains("ADD failed: invalid response status 404"), missing.stderr());
+      assertNoContainers();
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  @Test
   void badInputFailsClearlyAndLeavesNothingBehind() throws IOException {
     List<String> imagesBefore = docker.run("images", "-q", "--filter", "dangling=false").assertOk().lines();
     record Case(String dockerfile, Map<String, String> files, String expected) {}
@@ -349,8 +383,7 @@ class BuildCliIT {
         new Case("FROM busybox\nCOPY --from=nosuch /a /b\n", Map.of(), "invalid from flag value nosuch"),
         new Case("FROM nosuchimage:1.0\n", Map.of(), "pull access denied for nosuchimage:1.0"),
         new Case("FROM busybox\nCOPY a.txt b.txt /dest\n", Map.of("a.txt", "a", "b.txt", "b"),
-            "When using COPY with more than one source file, the destination must be a directory and end with a /"),
-        new Case("FROM busybox\nADD http://example.invalid/x /x\n", Map.of(), "fetching remote sources is not supported"));
+            "When using COPY with more than one source file, the destination must be a directory and end with a /"));
     for (Case c : cases) {
       Map<String, String> files = new java.util.HashMap<>(c.files());
       files.put("Dockerfile", c.dockerfile());
