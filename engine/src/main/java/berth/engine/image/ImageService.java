@@ -497,10 +497,16 @@ public final class ImageService implements ImagesBackend {
     diffsBefore.forEach(d -> sizes.put(d, layerSize(d)));
     try {
       for (ImageRecord r : store.all()) {
+        if (store.get(r.id()) == null) {
+          continue; // already gone with a child below
+        }
         JsonNode cfg = config(r);
         List<String> refs = store.refsOf(r.id());
         if (danglingOnly && !refs.isEmpty() || !users.containersUsing(r.id()).isEmpty()) {
           continue;
+        }
+        if (danglingOnly && !childrenOf(r.id()).isEmpty()) {
+          continue; // a build's intermediate image under a tagged one is its cache, not dangling (dockerd's topImages)
         }
         if (ImageConfigs.createdNano(cfg) > until) {
           continue;
@@ -517,6 +523,7 @@ public final class ImageService implements ImagesBackend {
         }
         removeImage(r.id());
         items.add(ImageDeleteItem.deleted(r.id()));
+        pruneParents(r.parent(), items);
       }
       gc();
     } catch (IOException e) {

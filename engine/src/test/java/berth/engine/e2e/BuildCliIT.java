@@ -369,6 +369,31 @@ class BuildCliIT {
   }
 
   @Test
+  void pruneAndRmiTakeBuildLeftoversButKeepTheCacheOfTaggedImages() throws IOException {
+    Path kept = context(Map.of("Dockerfile", "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n"));
+    build(kept, "-t", "kept").assertOk();
+    Result failed = build(context(Map.of("Dockerfile", "FROM busybox\nRUN echo x > /x\nRUN exit 1\n")));
+    assertEquals(1, failed.exitCode(), failed.toString());
+    String leftover = failed.stdout().replaceAll("(?s).*Step 2/3 : RUN echo x > /x\n.* ---> ([0-9a-f]{12})\nStep 3/3.*",
+        "$1");
+    assertTrue(leftover.matches("[0-9a-f]{12}"), failed.stdout());
+    assertTrue(docker.run("images", "-q", "--filter", "dangling=true").assertOk().lines().contains(leftover),
+        "a failed build leaves its last step as a dangling image, as dockerd does");
+
+    docker.run("image", "prune", "-f").assertOk();
+    assertFalse(docker.run("images", "-aq").assertOk().lines().contains(leftover));
+    Result again = build(kept, "-t", "kept").assertOk();
+    assertEquals(2, count(again.stdout(), "Using cache"), "prune keeps the intermediate images of kept: "
+        + again.stdout());
+
+    String parent = docker.run("inspect", "-f", "{{.Parent}}", "kept").assertOk().out().trim();
+    Result rmi = docker.run("rmi", "kept").assertOk();
+    assertEquals(2, count(rmi.stdout(), "Deleted: sha256:"), "rmi takes the untagged parents along: " + rmi.stdout());
+    assertTrue(rmi.stdout().contains("Deleted: " + parent), rmi.stdout());
+    docker.run("inspect", "busybox").assertOk();
+  }
+
+  @Test
   void badInputFailsClearlyAndLeavesNothingBehind() throws IOException {
     List<String> imagesBefore = docker.run("images", "-q", "--filter", "dangling=false").assertOk().lines();
     record Case(String dockerfile, Map<String, String> files, String expected) {}
