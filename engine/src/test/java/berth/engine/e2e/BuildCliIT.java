@@ -394,6 +394,40 @@ class BuildCliIT {
   }
 
   @Test
+  void whatAnInterruptedBuildLeftIsUndoneAtTheNextStart() throws IOException, InterruptedException {
+    // a COPY step cut short by a crash: its writable layer and its overlay mount under tmp/
+    engine.stop();
+    Path root = engine.dataRoot();
+    Path lower;
+    try (Stream<Path> layers = Files.list(root.resolve("layers"))) {
+      lower = layers.filter(p -> p.getFileName().toString().matches("[0-9a-f]{64}")).findFirst().orElseThrow()
+          .resolve("diff");
+    }
+    Path rw = Files.createDirectories(root.resolve("layers/rw/build-0123abcd"));
+    Files.createDirectories(rw.resolve("diff"));
+    Files.createDirectories(rw.resolve("work"));
+    Path mnt = Files.createDirectories(root.resolve("tmp/build-crashed/mnt-build-0123abcd"));
+    Process mount = new ProcessBuilder("mount", "-t", "overlay", "overlay", "-o", "lowerdir=" + lower + ",upperdir="
+        + rw.resolve("diff") + ",workdir=" + rw.resolve("work"), mnt.toString()).inheritIO().start();
+    assertEquals(0, mount.waitFor());
+    Files.writeString(mnt.resolve("half-copied.txt"), "x");
+    long before;
+    try (Stream<Path> files = Files.walk(lower)) {
+      before = files.count();
+    }
+
+    engine.restart();
+    String mounts = Files.readString(Path.of("/proc/self/mountinfo"));
+    assertFalse(mounts.contains(root.resolve("tmp").toString() + "/"), "the step's mount is gone");
+    assertFalse(Files.exists(rw), "the step's writable layer is gone");
+    assertFalse(Files.exists(root.resolve("tmp/build-crashed")));
+    try (Stream<Path> files = Files.walk(lower)) {
+      assertEquals(before, files.count(), "the image's layer under the mount is untouched");
+    }
+    assertEquals("ok\n", docker.run("run", "--rm", "--network", "none", "busybox", "echo", "ok").assertOk().stdout());
+  }
+
+  @Test
   void badInputFailsClearlyAndLeavesNothingBehind() throws IOException {
     List<String> imagesBefore = docker.run("images", "-q", "--filter", "dangling=false").assertOk().lines();
     record Case(String dockerfile, Map<String, String> files, String expected) {}
