@@ -120,6 +120,21 @@ public final class Builder implements BuildBackend {
     private final Options o;
     private final JsonStream out;
     private final ShellLex lex;
+    /**
+     * With {@code q}, the step output held back: sent only when the build fails, before the error, as dockerd
+     * does (so the user sees what failed). Only the latest messages are kept.
+     */
+    private final java.util.ArrayDeque<Object> held = new java.util.ArrayDeque<>() {
+      private static final long serialVersionUID = 1L;
+
+      @Override
+      public boolean add(Object m) {
+        if (size() >= 10_000) {
+          removeFirst();
+        }
+        return super.add(m);
+      }
+    };
     /** Where the result goes even with {@code q} (which silences {@link #out}). */
     private final JsonStream realOut;
     private final Map<String, String> metaArgs = new LinkedHashMap<>();
@@ -132,12 +147,23 @@ public final class Builder implements BuildBackend {
       this.ctx = ctx;
       this.file = file;
       this.o = o;
-      this.out = o.quiet() ? JsonStream.discard() : out;
+      this.out = o.quiet() ? held::add : out;
       this.lex = new ShellLex(file.escape());
       this.realOut = out;
     }
 
     String execute() throws IOException {
+      try {
+        return executeStages();
+      } catch (IOException | RuntimeException e) {
+        for (Object m : held) {
+          realOut.send(m);
+        }
+        throw e;
+      }
+    }
+
+    private String executeStages() throws IOException {
       for (String w : file.warnings()) {
         say("[WARNING]: " + w + "\n");
       }

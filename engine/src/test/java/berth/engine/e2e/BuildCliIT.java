@@ -452,6 +452,13 @@ class BuildCliIT {
       assertTrue(r.stderr().contains(c.expected()), c.expected() + "\n" + r);
       assertNoContainers();
     }
+    // with -q the held-back output comes before the error, and the exit code is still the command's
+    Result quiet = build(context(Map.of("Dockerfile", "FROM busybox\nRUN echo about to fail; exit 3\n")), "-q");
+    assertEquals(3, quiet.exitCode(), quiet.toString());
+    assertTrue(quiet.stderr().contains("about to fail"), "the CLI shows it on stderr: " + quiet);
+    assertTrue(quiet.stderr().contains("returned a non-zero code: 3"), quiet.toString());
+    assertNoContainers();
+
     // a symlink in the context that points outside it
     Path ctx = context(Map.of("Dockerfile", "FROM busybox\nCOPY link /x\n"));
     Files.createSymbolicLink(ctx.resolve("link"), Path.of("/etc/hostname"));
