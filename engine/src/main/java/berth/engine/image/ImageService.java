@@ -622,9 +622,9 @@ public final class ImageService implements ImagesBackend {
       String createdBy, String comment, String author, boolean recordParent) {}
 
   /**
-   * Makes an image from a writable layer and a config: the one place where a container's changes become a layer
-   * in the content and layer stores (build steps and {@code docker commit}). Returns the new image's ID; the image
-   * is registered untagged. The writable layer is left as it is (the caller removes it).
+   * Makes an image from a build step's writable layer and a config. Returns the new image's ID; the image is
+   * registered untagged. The writable layer is left as it is (the caller removes it). {@code docker commit} makes
+   * its layer through {@link #commit(CommitSpec, LayerSource)} and {@link Committer}: the two are to be folded.
    */
   public String commitStep(StepSpec spec) throws IOException {
     beginIngest();
