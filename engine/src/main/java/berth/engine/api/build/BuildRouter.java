@@ -2,10 +2,10 @@ package berth.engine.api.build;
 
 import berth.engine.api.http.ApiRequest;
 import berth.engine.api.http.ApiResponse;
+import berth.engine.api.http.LazyJsonStream;
 import berth.engine.api.http.ErrorResponder;
 import berth.engine.api.http.Route;
 import berth.engine.api.http.Router;
-import berth.engine.api.types.JsonStream;
 import berth.engine.errdefs.EngineException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -51,7 +51,7 @@ public final class BuildRouter implements Router {
         : dockerfile, req.queryAll("t"), map(req.query("buildargs"), "buildargs"), map(req.query("labels"), "labels"),
         req.boolQuery("q"), req.boolQuery("nocache"), rm == null || rm.isEmpty() || req.boolQuery("rm"),
         req.boolQuery("forcerm"), req.query("target"), runHostConfig(req), req.boolQuery("pull"));
-    LazyStream out = new LazyStream(res);
+    LazyJsonStream out = new LazyJsonStream(res);
     try {
       backend.build(req.body(), o, out);
     } catch (Exception e) {
@@ -112,27 +112,4 @@ public final class BuildRouter implements Router {
     }
   }
 
-  /** A JSON stream whose HTTP reply starts with the first message (so early failures get their own status). */
-  private static final class LazyStream implements JsonStream {
-    private final ApiResponse res;
-    private ApiResponse.ResponseStream stream;
-
-    LazyStream(ApiResponse res) {
-      this.res = res;
-    }
-
-    @Override
-    public void send(Object message) throws IOException {
-      if (stream == null) {
-        stream = res.stream(200, "application/json");
-      }
-      stream.writeJson(message);
-    }
-
-    void close() {
-      if (stream != null) {
-        stream.close();
-      }
-    }
-  }
 }

@@ -2,6 +2,7 @@ package berth.engine.api.images;
 
 import berth.engine.api.http.ApiRequest;
 import berth.engine.api.http.ApiResponse;
+import berth.engine.api.http.LazyJsonStream;
 import berth.engine.api.http.ErrorResponder;
 import berth.engine.api.http.Route;
 import berth.engine.api.http.Router;
@@ -108,7 +109,7 @@ public final class ImagesRouter implements Router {
     String tag = req.query("tag");
     List<String> changes = new ArrayList<>(req.queryAll("changes"));
     // As dockerd: a failure before anything was sent gets its own status; after, it goes in-band.
-    LazyStream out = new LazyStream(res);
+    LazyJsonStream out = new LazyJsonStream(res);
     try (InputStream body = fromSrc.equals("-") ? req.body() : download(fromSrc)) {
       String id = backend.importImage(body, repo, tag, req.query("message"), changes, req.query("platform"), out);
       out.send(Map.of("status", id));
@@ -122,7 +123,7 @@ public final class ImagesRouter implements Router {
   }
 
   private void pull(ApiRequest req, ApiResponse res, String fromImage) throws IOException {
-    LazyStream out = new LazyStream(res);
+    LazyJsonStream out = new LazyJsonStream(res);
     try {
       backend.pull(fromImage, req.query("tag"), req.query("platform"), req.header("X-Registry-Auth"), out);
     } catch (Exception e) {
@@ -135,7 +136,7 @@ public final class ImagesRouter implements Router {
   }
 
   private void postImagesPush(ApiRequest req, ApiResponse res) throws IOException {
-    LazyStream out = new LazyStream(res);
+    LazyJsonStream out = new LazyJsonStream(res);
     try {
       backend.push(req.pathParam("name"), req.query("tag"), req.header("X-Registry-Auth"), out);
     } catch (Exception e) {
@@ -152,29 +153,6 @@ public final class ImagesRouter implements Router {
     res.json(200, Map.of("Status", "Login Succeeded", "IdentityToken", ""));
   }
 
-  /** A JSON stream whose HTTP reply starts with the first message. */
-  private static final class LazyStream implements JsonStream {
-    private final ApiResponse res;
-    private ApiResponse.ResponseStream stream;
-
-    LazyStream(ApiResponse res) {
-      this.res = res;
-    }
-
-    @Override
-    public void send(Object message) throws IOException {
-      if (stream == null) {
-        stream = res.stream(200, "application/json");
-      }
-      stream.writeJson(message);
-    }
-
-    void close() {
-      if (stream != null) {
-        stream.close();
-      }
-    }
-  }
 
   private static InputStream download(String url) throws IOException {
     URI uri;
