@@ -25,3 +25,15 @@ start_dockerd() {
 }
 
 stop_dockerd() { kill "$DD"; sleep 3; kill "$CTRD"; }
+
+# bench_both FN — FN LABEL SOCKET on Berth, then on dockerd (unless SKIP_DOCKERD=1 or it is not installed); each
+# engine stopped before the next starts
+bench_both() {
+  start_berth
+  "$1" berth "$WORK/berth.sock"
+  kill "$BERTH_PID"; wait "${PIDS[0]}" 2>/dev/null
+  if [ "${SKIP_DOCKERD:-0}" != 1 ] && command -v dockerd >/dev/null && command -v containerd >/dev/null; then
+    if start_dockerd; then "$1" dockerd "$WORK/dockerd.sock"; fi
+    stop_dockerd
+  fi
+}

@@ -58,13 +58,4 @@ bench_engine() { # LABEL SOCKET
   "${d[@]}" rm -f cpbench >/dev/null
 }
 
-start_berth
-bench_engine berth "$WORK/berth.sock"
-kill "$BERTH_PID"; wait "${PIDS[0]}" 2>/dev/null
-
-if [ "${SKIP_DOCKERD:-0}" != 1 ] && command -v dockerd >/dev/null && command -v containerd >/dev/null; then
-  if start_dockerd; then
-    bench_engine dockerd "$WORK/dockerd.sock"
-  fi
-  stop_dockerd
-fi
+bench_both bench_engine
