@@ -51,7 +51,7 @@ say "init: kernel $(uname -r), $(awk '/MemTotal/{print int($2/1024)}' /proc/memi
 # the engine's (netfilter, overlay, bridge...) load in the background while the data disk is checked.
 failed_mods=/run/berth/failed-modules
 : > $failed_mods
-for m in virtio_pci virtio_blk virtio_net ext4 squashfs; do modprobe "$m" || echo "$m" >> $failed_mods; done
+for m in virtio_pci virtio_rng virtio_blk virtio_net ext4 squashfs; do modprobe "$m" || echo "$m" >> $failed_mods; done
 ( for m in $(cat /etc/berth-modules); do modprobe "$m" 2>/dev/null || echo "$m" >> $failed_mods; done ) &
 mods_pid=$!
 

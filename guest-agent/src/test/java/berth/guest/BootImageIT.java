@@ -104,6 +104,7 @@ class BootImageIT {
         "-drive", "file=" + image.resolve("opt.sqfs") + ",format=raw,if=none,id=opt,readonly=on",
         "-device", "virtio-blk-pci,drive=opt,serial=berth-opt,addr=0x6",
         "-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0",
+        "-object", "rng-random,filename=/dev/urandom,id=rng0", "-device", "virtio-rng-pci,rng=rng0",
         "-monitor", "unix:" + monitor + ",server=on,wait=off")
         .redirectErrorStream(true).redirectOutput(console.toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();

@@ -137,6 +137,12 @@ final class DomainXml {
     log.setAttribute("append", "on"); // the driver rotates the log itself before each start
     child(serial, "target").setAttribute("port", "0");
     child(dev, "memballoon").setAttribute("model", "none");
+    // entropy from the host: without it the guest's CRNG is seeded only ~14 s into a TCG boot, and the agent's
+    // JVM (SecureRandom: SSH keys, key exchange) waits for it
+    Element rng = child(dev, "rng");
+    rng.setAttribute("model", "virtio");
+    Element backend = text(rng, "backend", "/dev/urandom");
+    backend.setAttribute("model", "random");
 
     s.owner().ifPresent(owner -> {
       Element sec = child(dom, "seclabel");

@@ -64,6 +64,8 @@ class DomainXmlTest {
     assertEquals("vda", x(d, "/domain/devices/disk[1]/target/@dev"));
     assertEquals("virtio", x(d, "/domain/devices/disk[1]/target/@bus"));
     assertEquals("berth-data", x(d, "/domain/devices/disk[1]/serial"));
+    assertEquals("virtio", x(d, "/domain/devices/rng/@model"));
+    assertEquals("/dev/urandom", x(d, "/domain/devices/rng/backend"));
     // the boot image's /opt/berth: second, raw, read-only, found by its serial
     assertEquals("raw", x(d, "/domain/devices/disk[2]/driver/@type"));
     assertEquals("/img/opt.sqfs", x(d, "/domain/devices/disk[2]/source/@file"));
