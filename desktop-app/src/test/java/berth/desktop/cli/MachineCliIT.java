@@ -48,6 +48,14 @@ class MachineCliIT {
   @AfterAll
   static void tearDown() throws Exception {
     if (home != null) {
+      // the guest's console and the socket server's log outlive the machine, for a failure's post-mortem
+      Path keep = Files.createDirectories(MODULE.resolve("target/machine-cli-logs"));
+      for (String f : List.of("console.log", "console.log.1", "serve.log")) {
+        Path src = home.resolve("machines/default").resolve(f);
+        if (Files.exists(src)) {
+          Files.copy(src, keep.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
       berth("delete"); // idempotent cleanup if a test failed half-way
       exec(List.of("rm", "-rf", home.toString()), Duration.ofSeconds(30));
     }
