@@ -122,21 +122,33 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
     }
     Links.preparePrivateDir(netnsDir);
     Path forwarding = execRoot.resolve("forward-policy"); // what forwarding was before Berth, across restarts
-    if (Files.exists(forwarding)) {
-      firewall.rememberForwarding(Files.readString(forwarding).strip());
-    }
-    firewall.enableForwardingSafely();
-    if (firewall.forwardingChangedFrom() != null && !Files.exists(forwarding)) {
-      AtomicFiles.write(forwarding, firewall.forwardingChangedFrom().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      if (Files.exists(forwarding)) {
+        firewall.rememberForwarding(Files.readString(forwarding).strip());
+      }
+      firewall.enableForwardingSafely();
+      if (firewall.forwardingChangedFrom() != null && !Files.exists(forwarding)) {
+        AtomicFiles.write(forwarding, firewall.forwardingChangedFrom().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+      predefine();
+      firewall.setUp();
+      for (Network n : networks.values()) {
+        if (n.isBridge()) {
+          bringUp(n);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // a half-made service is never closed: its private bind mount of netns/ must not outlive the failed start
+      // (seen when another engine's bridge appeared meanwhile: "RTNETLINK answers: File exists")
+      try {
+        berth.engine.sys.Posix.umount2(netnsDir, berth.engine.sys.Posix.MNT_DETACH);
+        Files.deleteIfExists(netnsDir);
+      } catch (IOException undo) {
+        e.addSuppressed(undo);
+      }
+      throw e;
     }
     this.forwardingFile = forwarding;
-    predefine();
-    firewall.setUp();
-    for (Network n : networks.values()) {
-      if (n.isBridge()) {
-        bringUp(n);
-      }
-    }
   }
 
   private EmbeddedDns dns() {
