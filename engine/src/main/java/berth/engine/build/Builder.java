@@ -258,6 +258,24 @@ public final class Builder implements BuildBackend {
       say("Step " + step + "/" + total + " : " + i.original() + "\n");
     }
 
+    /**
+     * An image a stage starts from or copies from: the local one, or pulled from its registry (with the build's
+     * credentials for it, progress in the build's output) when absent, or always with {@code --pull} (unless
+     * named by ID, which no registry serves).
+     */
+    private ImageService.Resolved baseImage(String name, String platform) throws IOException {
+      if (!o.pull() || name.startsWith("sha256:")) {
+        try {
+          return images.resolve(name);
+        } catch (EngineException e) {
+          if (e.kind() != berth.engine.errdefs.ErrorKind.NOT_FOUND || name.startsWith("sha256:")) {
+            throw e;
+          }
+        }
+      }
+      return images.pullForBuild(name, platform, o.registryConfig(), out);
+    }
+
     private State runStage(Stage stage) throws IOException {
       Dockerfile.Instruction from = stage.from();
       stepHeader(from);
@@ -277,16 +295,7 @@ public final class Builder implements BuildBackend {
         s.imageId = prior.imageId;
         s.config = prior.config.deepCopy();
       } else if (!base.equalsIgnoreCase("scratch")) {
-        ImageService.Resolved img;
-        try {
-          img = images.resolve(base);
-        } catch (EngineException e) {
-          if (e.kind() != berth.engine.errdefs.ErrorKind.NOT_FOUND) {
-            throw e;
-          }
-          throw EngineException.notFound("pull access denied for %s, repository does not exist or may require "
-              + "'docker login': the image is not present and this engine cannot pull images yet", base);
-        }
+        ImageService.Resolved img = baseImage(base, platform == null ? null : lex.word(platform, metaArgs::get));
         s.imageId = img.id();
         JsonNode c = img.config().path("config");
         s.config = c.isObject() ? ((ObjectNode) c).deepCopy() : JSON.createObjectNode();
@@ -749,12 +758,7 @@ public final class Builder implements BuildBackend {
         if (from.equalsIgnoreCase(s.name)) {
           throw EngineException.invalid("invalid from flag value %s: circular dependency detected", from);
         }
-        try {
-          fromImage = images.resolve(from).id();
-        } catch (EngineException e) {
-          throw EngineException.invalid("invalid from flag value %s: no build stage or image of that name "
-              + "(this engine cannot pull images yet)", from);
-        }
+        fromImage = baseImage(from, null).id();
       }
       if (fromImage == null) {
         throw EngineException.invalid("COPY --from=%s: that stage has no files", from);

@@ -48,6 +48,35 @@ public record AuthConfig(
     }
   }
 
+  /**
+   * The credentials for one registry domain (e.g. {@code localhost:5000}, {@code docker.io}) out of a build's
+   * {@code X-Registry-Config} header: base64url JSON mapping server addresses, as the CLI's config file keys
+   * them ({@code https://index.docker.io/v1/}, {@code host:port}, with or without a scheme), to credentials.
+   * Anonymous when the header is absent or names no server of that domain; INVALID_PARAMETER when it is not
+   * base64 of a JSON object.
+   */
+  public static AuthConfig forDomain(String registryConfigHeader, String domain) {
+    if (registryConfigHeader == null || registryConfigHeader.isBlank()) {
+      return ANONYMOUS;
+    }
+    java.util.Map<String, AuthConfig> all;
+    try {
+      byte[] json = Base64.getUrlDecoder().decode(registryConfigHeader.trim().replace('+', '-').replace('/', '_'));
+      all = JSON.readValue(json, new com.fasterxml.jackson.core.type.TypeReference<java.util.Map<String, AuthConfig>>() {});
+    } catch (IllegalArgumentException | IOException e) {
+      throw EngineException.invalid("invalid X-Registry-Config header: not base64url-encoded JSON");
+    }
+    if (all == null) {
+      return ANONYMOUS;
+    }
+    for (java.util.Map.Entry<String, AuthConfig> e : all.entrySet()) {
+      if (e.getValue() != null && Registry.loginDomain(e.getKey()).equals(domain)) {
+        return e.getValue().normalized();
+      }
+    }
+    return ANONYMOUS;
+  }
+
   /** Reads the body of {@code POST /auth}; INVALID_PARAMETER for bad JSON. */
   public static AuthConfig fromJson(byte[] body) {
     try {

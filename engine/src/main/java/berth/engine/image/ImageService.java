@@ -787,6 +787,22 @@ public final class ImageService implements ImagesBackend {
     new Puller(this, registry, maxDownloads).pull(ref, Platform.parse(platform), AuthConfig.fromHeader(registryAuth), out);
   }
 
+  /**
+   * Pulls an image a build needs (its name as FROM or COPY --from gives it; "latest" when untagged) for
+   * {@code platform} (null: the engine's), with the credentials the build's {@code X-Registry-Config} header
+   * holds for the image's registry, progress to {@code out}; returns it as {@link #resolve} does.
+   */
+  public Resolved pullForBuild(String name, String platform, String registryConfig, JsonStream out)
+      throws IOException {
+    Reference ref = Reference.parse(name).withDefaultTag();
+    if (ref.tag() != null && ref.digest() != null) {
+      ref = ref.withDigest(ref.digest());
+    }
+    new Puller(this, registry, maxDownloads).pull(ref, Platform.parse(platform),
+        AuthConfig.forDomain(registryConfig, ref.domain()), out);
+    return resolve(ref.toString());
+  }
+
   @Override
   public void push(String name, String tag, String registryAuth, JsonStream out) throws IOException {
     Reference ref = Reference.parse(name);

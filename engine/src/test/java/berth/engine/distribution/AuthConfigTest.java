@@ -48,4 +48,22 @@ class AuthConfigTest {
     assertFalse(a.toString().contains("hunter2"));
     assertFalse(a.toString().contains("tok"));
   }
+
+  @Test
+  void buildRegistryConfigPicksTheEntryOfTheImagesDomain() {
+    String hub = Base64.getEncoder().encodeToString("hubuser:hubpw".getBytes(StandardCharsets.UTF_8));
+    String json = "{\"https://index.docker.io/v1/\":{\"auth\":\"" + hub + "\"},"
+        + "\"localhost:5000\":{\"username\":\"alice\",\"password\":\"pw\",\"serveraddress\":\"localhost:5000\"},"
+        + "\"http://10.0.0.1:5000\":{\"username\":\"carol\",\"password\":\"x\"}}";
+    String header = Base64.getUrlEncoder().encodeToString(json.getBytes(StandardCharsets.UTF_8));
+    assertEquals("hubuser", AuthConfig.forDomain(header, "docker.io").username());
+    assertEquals("hubpw", AuthConfig.forDomain(header, "docker.io").password());
+    assertEquals("alice", AuthConfig.forDomain(header, "localhost:5000").username());
+    assertEquals("carol", AuthConfig.forDomain(header, "10.0.0.1:5000").username());
+    assertSame(AuthConfig.ANONYMOUS, AuthConfig.forDomain(header, "localhost:5001"));
+    assertSame(AuthConfig.ANONYMOUS, AuthConfig.forDomain(null, "docker.io"));
+    assertSame(AuthConfig.ANONYMOUS, AuthConfig.forDomain(Base64.getUrlEncoder().encodeToString("{}".getBytes()), "docker.io"));
+    assertThrows(EngineException.class, () -> AuthConfig.forDomain("%%%", "docker.io"));
+    assertThrows(EngineException.class, () -> AuthConfig.forDomain(Base64.getUrlEncoder().encodeToString("[1]".getBytes()), "x"));
+  }
 }

@@ -405,6 +405,72 @@ class RegistryCliIT {
     }
   }
 
+  // ---- docker build pulls what it starts from ---------------------------------------------------
+
+  @Test
+  void buildPullsItsFromAndCopyFromImagesFromTheRegistryWithTheClientsCredentials() throws Exception {
+    Path htpasswd = fixtures.resolve("htpasswd-build");
+    Result gen = docker.exec(List.of("htpasswd", "-Bbn", "dora", "b1ld-pw"));
+    assertEquals(0, gen.exitCode(), gen.toString());
+    Files.writeString(htpasswd, gen.stdout());
+    try (LocalRegistry reg = LocalRegistry.start(LocalRegistry.Options.plain().htpasswd(htpasswd))) {
+      String base = reg.address() + "/berth/base:1";
+      String tools = plain.address() + "/berth/tools:2";
+      docker.run("load", "-i", multi.path().toString()).assertOk();
+      docker.runWithStdin("b1ld-pw\n".getBytes(StandardCharsets.UTF_8), "login", "-u", "dora", "--password-stdin",
+          reg.address()).assertOk();
+      docker.run("tag", "berth/multilayer:latest", base).assertOk();
+      docker.run("tag", "berth/multilayer:latest", tools).assertOk();
+      docker.run("push", base).assertOk();
+      docker.run("push", tools).assertOk();
+      removeAllImages(docker);
+
+      Path ctx = Files.createTempDirectory(fixtures, "build-from-");
+      Files.writeString(ctx.resolve("Dockerfile"), "FROM " + base + "\n"
+          + "RUN cat /etc/layer4 > /seen\n"
+          + "COPY --from=" + tools + " /data/a.txt /copied\n");
+      // The base is behind Basic auth: the CLI sends the login's credentials in X-Registry-Config.
+      Result built = docker.run("build", "-t", "berth/built:1", ctx.toString()).assertOk();
+      assertTrue(built.stdout().contains("1: Pulling from berth/base"), built.toString());
+      assertEquals(multi.layerDigests().size(), count(built.stdout(), ": Pull complete"), built.toString());
+      assertTrue(built.stdout().contains("Status: Downloaded newer image for " + base), built.toString());
+      // COPY --from an image that is not present pulls it too; its layers are there by now.
+      assertTrue(built.stdout().contains("Status: Downloaded newer image for " + tools), built.toString());
+      assertTrue(built.stdout().contains("Successfully tagged berth/built:1"), built.toString());
+      String seen = docker.run("run", "--rm", "--network", "none", "berth/built:1", "cat", "/seen", "/etc/layer4")
+          .assertOk().stdout();
+      String[] halves = seen.split("\n");
+      assertEquals(2, halves.length, seen);
+      assertEquals(halves[0], halves[1], "RUN saw the pulled base's files");
+      assertEquals(docker.run("run", "--rm", "--network", "none", base, "cat", "/data/a.txt").assertOk().stdout(),
+          docker.run("run", "--rm", "--network", "none", "berth/built:1", "cat", "/copied").assertOk().stdout());
+      assertEquals(multi.imageId(), docker.run("inspect", "--format", "{{.Id}}", base).assertOk().out());
+
+      // --pull asks the registry again even though the base is present; it is up to date, so the cache holds.
+      Result again = docker.run("build", "--pull", "-t", "berth/built:1", ctx.toString()).assertOk();
+      assertTrue(again.stdout().contains("Status: Image is up to date for " + base), again.toString());
+      assertFalse(again.stdout().contains("Pull complete"), again.toString());
+      assertTrue(again.stdout().contains("Using cache"), again.toString());
+
+      // Without credentials the registry refuses, the build fails and leaves no image behind.
+      docker.run("logout", reg.address()).assertOk();
+      removeAllImages(docker);
+      Result denied = docker.run("build", "-t", "berth/built:2", ctx.toString());
+      assertEquals(1, denied.exitCode(), denied.toString());
+      assertTrue(denied.stderr().contains("no basic auth credentials"), denied.toString());
+      assertEquals(List.of(), docker.run("images", "-aq").assertOk().lines());
+      assertEquals(List.of(), docker.run("ps", "-aq").assertOk().lines());
+
+      // A tag the registry does not have is the registry's "manifest unknown".
+      Files.writeString(ctx.resolve("Dockerfile"), "FROM " + plain.address() + "/berth/tools:nope\nRUN true\n");
+      Result missing = docker.run("build", ctx.toString());
+      assertEquals(1, missing.exitCode(), missing.toString());
+      assertTrue(missing.stderr().contains("manifest unknown") || missing.stderr().contains("not found"),
+          missing.toString());
+      assertEquals(List.of(), docker.run("images", "-aq").assertOk().lines());
+    }
+  }
+
   // ---- registry settings: TLS with certs.d, insecure registries, mirrors ------------------------
 
   @Test

@@ -12,11 +12,13 @@ public interface BuildBackend {
    * The query of {@code POST /build} that the classic builder honours. {@code buildArgs} values may be null
    * (the CLI's {@code --build-arg NAME} with NAME unset); {@code tags} are as the user typed them;
    * {@code runHostConfig} holds the HostConfig fields RUN containers get (NetworkMode, ExtraHosts, ShmSize,
-   * Memory, MemorySwap, CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems), in the API's names.
+   * Memory, MemorySwap, CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems), in the API's names;
+   * {@code registryConfig} is the {@code X-Registry-Config} header (credentials per registry for the images
+   * FROM and COPY --from pull), null when absent.
    */
   record Options(String dockerfile, List<String> tags, Map<String, String> buildArgs, Map<String, String> labels,
       boolean quiet, boolean noCache, boolean remove, boolean forceRemove, String target,
-      Map<String, Object> runHostConfig, boolean pull) {}
+      Map<String, Object> runHostConfig, boolean pull, String registryConfig) {}
 
   /**
    * Builds from a context (tar, gzip'd tar, or a lone Dockerfile) read as a stream, sending Docker's build

@@ -50,7 +50,8 @@ public final class BuildRouter implements Router {
     BuildBackend.Options o = new BuildBackend.Options(dockerfile == null || dockerfile.isEmpty() ? "Dockerfile"
         : dockerfile, req.queryAll("t"), map(req.query("buildargs"), "buildargs"), map(req.query("labels"), "labels"),
         req.boolQuery("q"), req.boolQuery("nocache"), rm == null || rm.isEmpty() || req.boolQuery("rm"),
-        req.boolQuery("forcerm"), req.query("target"), runHostConfig(req), req.boolQuery("pull"));
+        req.boolQuery("forcerm"), req.query("target"), runHostConfig(req), req.boolQuery("pull"),
+        req.header("X-Registry-Config"));
     LazyJsonStream out = new LazyJsonStream(res);
     try {
       backend.build(req.body(), o, out);
