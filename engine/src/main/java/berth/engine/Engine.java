@@ -11,6 +11,7 @@ import berth.engine.api.system.SystemRouter;
 import berth.engine.api.volumes.VolumesRouter;
 import berth.engine.network.NetworkService;
 import berth.engine.build.Builder;
+import berth.engine.config.ConfigLoader;
 import berth.engine.config.EngineConfig;
 import berth.engine.distribution.Registry;
 import berth.engine.distribution.RegistryHosts;
@@ -102,7 +103,9 @@ public final class Engine implements Closeable {
           new ContainersRouter(containers),
           new NetworksRouter(networks),
           new VolumesRouter(volumes),
-          new BuildRouter(new Builder(images, containers, layers, root.tmp()))));
+          new BuildRouter(new Builder(images, containers, layers, root.tmp(),
+              config.buildContextMaxSize() == null ? ConfigLoader.DEFAULT_BUILD_CONTEXT_MAX_SIZE
+                  : config.buildContextMaxSize()))));
       server = new ApiServer(routes, ApiServer.standardHeaders(Version.VERSION));
       ApiServer.Tls tls = Boolean.TRUE.equals(config.tlsVerify())
           ? new ApiServer.Tls(Path.of(config.tlsCaCert()), Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;

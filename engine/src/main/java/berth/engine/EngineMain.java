@@ -80,7 +80,7 @@ public final class EngineMain implements Callable<Integer> {
   public Integer call() throws Exception {
     EngineConfig flags = new EngineConfig(dataRoot, execRoot, hosts, logDriver, logOpts, liveRestore, insecureRegistries,
         registryMirrors, null, debug, null, tlsVerify, tlsCaCert, tlsCert, tlsKey, pidFile, maxConcurrentDownloads,
-        maxConcurrentUploads);
+        maxConcurrentUploads, null);
     Path file = configFile;
     if (file == null && Files.exists(Path.of("/etc/berth/daemon.json"))) {
       file = Path.of("/etc/berth/daemon.json");

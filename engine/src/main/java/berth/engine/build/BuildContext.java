@@ -52,9 +52,10 @@ final class BuildContext implements AutoCloseable {
 
   /**
    * Reads the body into a new directory under {@code tmp}; INVALID_PARAMETER for a truncated or malformed
-   * archive or an entry that escapes the context. {@code dockerfileName} is the name a lone Dockerfile gets.
+   * archive, an entry that escapes the context, or more than {@code maxBytes} of (uncompressed) context.
+   * {@code dockerfileName} is the name a lone Dockerfile gets.
    */
-  static BuildContext spool(InputStream body, Path tmp, String dockerfileName) throws IOException {
+  static BuildContext spool(InputStream body, Path tmp, String dockerfileName, long maxBytes) throws IOException {
     Path dir = Files.createDirectories(tmp).resolve("build-" + java.util.UUID.randomUUID());
     Files.createDirectory(dir);
     BuildContext ctx = new BuildContext(dir);
@@ -75,11 +76,11 @@ final class BuildContext implements AutoCloseable {
         }
         Files.createDirectories(f.getParent());
         try (OutputStream out = Files.newOutputStream(f)) {
-          in.transferTo(out);
+          new Limited(in, maxBytes).transferTo(out);
         }
         return ctx;
       }
-      untar(gzip ? new GzipCompressorInputStream(in, true) : in, ctx.files, false);
+      untar(new Limited(gzip ? new GzipCompressorInputStream(in, true) : in, maxBytes), ctx.files, false);
       return ctx;
     } catch (IOException | RuntimeException e) {
       ctx.close();
@@ -93,6 +94,50 @@ final class BuildContext implements AutoCloseable {
         throw EngineException.invalid("could not read the build context: %s", io.getMessage());
       }
       throw e;
+    }
+  }
+
+  /** A stream that fails once more than {@code max} bytes are read (counted after decompression: a gzip bomb too). */
+  static final class Limited extends java.io.FilterInputStream {
+    private final long max;
+    private long read;
+
+    Limited(InputStream in, long max) {
+      super(in);
+      this.max = max;
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        count(1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        count(n);
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      long k = super.skip(n);
+      count(k);
+      return k;
+    }
+
+    private void count(long n) {
+      read += n;
+      if (read > max) {
+        throw EngineException.invalid("the build context is larger than this engine accepts (%d bytes: "
+            + "build-context-max-size in its configuration); leave files out with .dockerignore", max);
+      }
     }
   }
 

@@ -48,6 +48,9 @@ public final class Builder implements BuildBackend {
   /** The writable layers of COPY/ADD/WORKDIR steps; containers' are keyed by their hex ID, so never clash. */
   private static final String WRITABLE_PREFIX = "build-";
   static final ObjectMapper JSON = new ObjectMapper();
+  /** How much of a failing RUN's output its error repeats: the last lines, within the last characters. */
+  private static final int TAIL_LINES = 10;
+  private static final int TAIL_CHARS = 4096;
   /** Build args Docker accepts without an ARG and leaves out of the image's history. */
   private static final Set<String> PROXY_ARGS = Set.of("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
       "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy");
@@ -56,9 +59,14 @@ public final class Builder implements BuildBackend {
   private final ContainerService containers;
   private final LayerStore layers;
   private final Path tmp;
+  private final long maxContext;
 
-  /** A builder that makes images in {@code images}, runs RUN steps in {@code containers} and spools under {@code tmp}. */
-  public Builder(ImageService images, ContainerService containers, LayerStore layers, Path tmp) {
+  /**
+   * A builder that makes images in {@code images}, runs RUN steps in {@code containers} and spools contexts of
+   * at most {@code maxContext} bytes (uncompressed) under {@code tmp}.
+   */
+  public Builder(ImageService images, ContainerService containers, LayerStore layers, Path tmp, long maxContext) {
+    this.maxContext = maxContext;
     this.images = images;
     this.containers = containers;
     this.layers = layers;
@@ -82,11 +90,17 @@ public final class Builder implements BuildBackend {
   }
 
   @Override
+  public berth.engine.api.types.BuildCachePruneReport prune(berth.engine.api.types.Filters filters, boolean all,
+      long keepStorage) {
+    return images.buildCache().prune(filters, all, keepStorage);
+  }
+
+  @Override
   public String build(InputStream body, Options o, JsonStream out) throws IOException {
     for (String t : o.tags()) {
       ImageService.familiarTagged(t); // a bad tag fails before anything is read or run
     }
-    try (BuildContext ctx = BuildContext.spool(body, tmp, o.dockerfile())) {
+    try (BuildContext ctx = BuildContext.spool(body, tmp, o.dockerfile(), maxContext)) {
       Path df = ctx.files().resolve(o.dockerfile()).normalize();
       if (!df.startsWith(ctx.files())) {
         throw EngineException.invalid("the Dockerfile (%s) must be within the build context", o.dockerfile());
@@ -140,6 +154,8 @@ public final class Builder implements BuildBackend {
     private final Map<String, String> metaArgs = new LinkedHashMap<>();
     private final Set<String> usedArgs = new HashSet<>();
     private final List<State> done = new ArrayList<>();
+    /** The step images this build stands on, held against a concurrent {@code docker builder prune}. */
+    private final Set<String> holding = new HashSet<>();
     private int step;
     private int total;
 
@@ -160,7 +176,21 @@ public final class Builder implements BuildBackend {
           realOut.send(m);
         }
         throw e;
+      } finally {
+        holding.forEach(images.buildCache()::release);
       }
+    }
+
+    /** Holds a step image for the rest of the build; false if it is gone (pruned meanwhile). */
+    private boolean hold(String id) {
+      if (holding.contains(id)) {
+        return true;
+      }
+      if (!images.buildCache().hold(id)) {
+        return false;
+      }
+      holding.add(id);
+      return true;
     }
 
     private String executeStages() throws IOException {
@@ -551,7 +581,7 @@ public final class Builder implements BuildBackend {
       if (!o.noCache()) {
         for (String child : images.childrenOf(s.imageId)) {
           ImageService.Resolved r = images.resolve(child);
-          if (cacheKey.equals(r.config().path("container_config"))) {
+          if (cacheKey.equals(r.config().path("container_config")) && hold(r.id())) {
             say(" ---> Using cache\n");
             s.imageId = r.id();
             JsonNode cfg = r.config().path("config");
@@ -565,6 +595,9 @@ public final class Builder implements BuildBackend {
       try {
         s.imageId = images.commitStep(new ImageService.StepSpec(s.imageId, key, newConfig, cacheKey, createdBy, null,
             s.author, true));
+        if (!holding.add(s.imageId)) {
+          images.buildCache().release(s.imageId); // commitStep's hold; this build holds it already
+        }
       } finally {
         if (key != null) {
           finish(key);
@@ -627,7 +660,12 @@ public final class Builder implements BuildBackend {
         say(" ---> Running in " + id.substring(0, 12) + "\n");
         CompletableFuture<Integer> exit = containers.waitFor(id, "next-exit");
         containers.start(id);
+        StringBuilder tail = new StringBuilder();
         containers.logs(id, ReadOptions.all().withFollow(true), e -> {
+          tail.append(e.text());
+          if (tail.length() > 2 * TAIL_CHARS) {
+            tail.delete(0, tail.length() - TAIL_CHARS);
+          }
           try {
             out.send(Map.of("stream", e.text()));
           } catch (IOException gone) {
@@ -645,7 +683,7 @@ public final class Builder implements BuildBackend {
         }
         if (code != 0) {
           throw new CommandFailed(String.format("The command '%s' returned a non-zero code: %d", String.join(" ", cmd),
-              code), code);
+              code) + lastLines(tail), code);
         }
         ok = true;
         return id;
@@ -855,6 +893,24 @@ public final class Builder implements BuildBackend {
     ArrayNode a = JSON.createArrayNode();
     l.forEach(a::add);
     return a;
+  }
+
+  /**
+   * The last lines a failed RUN printed, for its error (dockerd's message says only the code; under {@code -q}
+   * or in a CI log the output can be far from the error).
+   */
+  static String lastLines(CharSequence output) {
+    String[] lines = output.toString().split("\r?\n");
+    List<String> keep = new ArrayList<>();
+    for (int k = lines.length - 1; k >= 0 && keep.size() < TAIL_LINES; k--) {
+      if (!lines[k].isBlank() || !keep.isEmpty()) {
+        keep.add(0, lines[k]);
+      }
+    }
+    while (!keep.isEmpty() && keep.get(0).isBlank()) {
+      keep.remove(0);
+    }
+    return keep.isEmpty() ? "" : "\nlast output:\n  " + String.join("\n  ", keep);
   }
 
   /** Go's %q of a []string: ["a" "b"]. */

@@ -411,20 +411,50 @@ final class Copier {
     return (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777;
   }
 
-  /** Whether ADD unpacks this file: a tar, possibly gzip- or bzip2-compressed (xz is copied as a file: no xz library in the build), by its first bytes. */
+  /**
+   * Whether ADD unpacks this file, as dockerd's {@code IsArchivePath}: it is a tar once decompressed (gzip, bzip2
+   * or xz, told by their magic bytes; the name does not matter). A compressed file that is not a tar inside, or is
+   * corrupt, is copied as it is.
+   */
   static boolean isArchive(Path p) throws IOException {
     byte[] h;
-    try (InputStream in = Files.newInputStream(p)) {
+    try (InputStream in = decompress(Files.newInputStream(p))) {
       h = in.readNBytes(512);
+    } catch (IOException e) {
+      return false;
     }
-    if (h.length >= 2 && (h[0] & 0xff) == 0x1f && (h[1] & 0xff) == 0x8b
-        || h.length >= 3 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h') {
-      return true;
-    }
-    return h.length >= 262 && new String(h, 257, 5, StandardCharsets.US_ASCII).equals("ustar");
+    return isTarHeader(h);
   }
 
-  private static InputStream decompress(InputStream raw) throws IOException {
+  /** A tar header block: the ustar magic, or a v7 header whose checksum adds up. */
+  static boolean isTarHeader(byte[] h) {
+    if (h.length < 512) {
+      return false;
+    }
+    if (new String(h, 257, 5, StandardCharsets.US_ASCII).equals("ustar")) {
+      return true;
+    }
+    String field = new String(h, 148, 8, StandardCharsets.US_ASCII).replace('\0', ' ').trim();
+    if (field.isEmpty() || h[0] == 0) {
+      return false;
+    }
+    long want;
+    try {
+      want = Long.parseLong(field, 8);
+    } catch (NumberFormatException e) {
+      return false;
+    }
+    long sum = 0;
+    for (int i = 0; i < 512; i++) {
+      sum += i >= 148 && i < 156 ? ' ' : h[i] & 0xff;
+    }
+    return sum == want;
+  }
+
+  private static final byte[] XZ_MAGIC = {(byte) 0xfd, '7', 'z', 'X', 'Z', 0};
+
+  /** The stream decompressed by its magic bytes (gzip, bzip2, xz), or as it is. */
+  static InputStream decompress(InputStream raw) throws IOException {
     BufferedInputStream b = new BufferedInputStream(raw, 1 << 16);
     b.mark(8);
     byte[] h = b.readNBytes(6);
@@ -432,8 +462,11 @@ final class Copier {
     if (h.length >= 2 && (h[0] & 0xff) == 0x1f && (h[1] & 0xff) == 0x8b) {
       return new org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream(b, true);
     }
-    if (h.length >= 3 && h[0] == 'B' && h[1] == 'Z') {
+    if (h.length >= 3 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h') {
       return new org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream(b, true);
+    }
+    if (java.util.Arrays.equals(h, XZ_MAGIC)) {
+      return new org.apache.commons.compress.compressors.xz.XZCompressorInputStream(b, true);
     }
     return b;
   }

@@ -28,6 +28,8 @@ import java.util.TreeSet;
 public final class ConfigLoader {
   public static final String DEFAULT_DATA_ROOT = "/var/lib/berth";
   public static final String DEFAULT_HOST = "unix:///run/berth/docker.sock";
+  /** The largest build context (uncompressed tar bytes) one build may send: generous, a guard against a runaway disk. */
+  public static final long DEFAULT_BUILD_CONTEXT_MAX_SIZE = 16L << 30;
   static final Set<String> LOG_DRIVERS = Set.of("json-file", "local", "none");
   private static final ObjectMapper MAPPER = new ObjectMapper()
       .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true);
@@ -141,7 +143,8 @@ public final class ConfigLoader {
         c.tlsVerify() != null ? c.tlsVerify() : Boolean.FALSE,
         c.tlsCaCert(), c.tlsCert(), c.tlsKey(), c.pidFile(),
         c.maxConcurrentDownloads() != null ? c.maxConcurrentDownloads() : 3,
-        c.maxConcurrentUploads() != null ? c.maxConcurrentUploads() : 5);
+        c.maxConcurrentUploads() != null ? c.maxConcurrentUploads() : 5,
+        c.buildContextMaxSize() != null ? c.buildContextMaxSize() : DEFAULT_BUILD_CONTEXT_MAX_SIZE);
   }
 
   /**
@@ -224,6 +227,9 @@ public final class ConfigLoader {
     }
     if (c.maxConcurrentDownloads() < 1 || c.maxConcurrentDownloads() > 64) {
       errors.add("max-concurrent-downloads: must be between 1 and 64, got " + c.maxConcurrentDownloads());
+    }
+    if (c.buildContextMaxSize() != null && c.buildContextMaxSize() < 1) {
+      errors.add("build-context-max-size: must be a positive number of bytes, got " + c.buildContextMaxSize());
     }
     if (c.maxConcurrentUploads() < 1 || c.maxConcurrentUploads() > 64) {
       errors.add("max-concurrent-uploads: must be between 1 and 64, got " + c.maxConcurrentUploads());

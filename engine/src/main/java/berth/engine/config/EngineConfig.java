@@ -7,6 +7,7 @@ import java.util.Map;
 /**
  * The engine's settings in the shape of dockerd's daemon.json. Every field is nullable: null means
  * "not set here", so a file, the flags and the built-in defaults can be merged (see {@link ConfigLoader}).
+ * {@code build-context-max-size} is Berth's own key: the most bytes of (uncompressed) context one build may send.
  */
 public record EngineConfig(
     @JsonProperty("data-root") String dataRoot,
@@ -26,12 +27,13 @@ public record EngineConfig(
     @JsonProperty("tlskey") String tlsKey,
     @JsonProperty("pidfile") String pidFile,
     @JsonProperty("max-concurrent-downloads") Integer maxConcurrentDownloads,
-    @JsonProperty("max-concurrent-uploads") Integer maxConcurrentUploads) {
+    @JsonProperty("max-concurrent-uploads") Integer maxConcurrentUploads,
+    @JsonProperty("build-context-max-size") Long buildContextMaxSize) {
 
   /** A pool that networks take subnets from: {"base": "172.17.0.0/16", "size": 16}. */
   public record AddressPool(@JsonProperty("base") String base, @JsonProperty("size") Integer size) {}
 
   public static EngineConfig empty() {
-    return new EngineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+    return new EngineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
   }
 }

@@ -62,7 +62,8 @@ public final class ImageService implements ImagesBackend {
   private volatile int maxDownloads = 3;
   private volatile int maxUploads = 5;
   private int ingesting;
-  private volatile ImageUsers users = ImageUsers.NONE;
+  volatile ImageUsers users = ImageUsers.NONE;
+  private final BuildCache buildCache = new BuildCache(this);
 
   public ImageService(ContentStore content, LayerStore layers, ImageStore store, EventBus events) {
     this.content = content;
@@ -76,6 +77,11 @@ public final class ImageService implements ImagesBackend {
     this.registry = registry;
     this.maxDownloads = maxDownloads;
     this.maxUploads = maxUploads;
+  }
+
+  /** The classic builder's cache (its intermediate images): usage, prune, and holds for running builds. */
+  public BuildCache buildCache() {
+    return buildCache;
   }
 
   /** Tells the service about containers (wired once, by Engine: the two services need each other). */
@@ -469,7 +475,7 @@ public final class ImageService implements ImagesBackend {
     }
   }
 
-  private void removeImage(String id) throws IOException {
+  void removeImage(String id) throws IOException {
     store.remove(id);
     configs.remove(id);
     events.publish("image", "delete", id, Map.of("name", id));
@@ -623,7 +629,8 @@ public final class ImageService implements ImagesBackend {
 
   /**
    * Makes an image from a build step's writable layer and a config. Returns the new image's ID; the image is
-   * registered untagged. The writable layer is left as it is (the caller removes it). {@code docker commit} makes
+   * registered untagged and, with {@code recordParent}, held in the {@link #buildCache()} (the caller releases it).
+   * The writable layer is left as it is (the caller removes it). {@code docker commit} makes
    * its layer through {@link #commit(CommitSpec, LayerSource)} and {@link Committer}: the two are to be folded.
    */
   public String commitStep(StepSpec spec) throws IOException {
@@ -697,6 +704,9 @@ public final class ImageService implements ImagesBackend {
       synchronized (this) {
         if (store.get(id) == null) {
           store.put(r);
+        }
+        if (spec.recordParent()) {
+          buildCache.hold(id); // before a concurrent builder prune can see it; the builder releases it
         }
       }
       return id;

@@ -175,7 +175,9 @@ public final class SystemService implements SystemBackend {
     }
     List<Object> ctrs = all || types.contains("container")
         ? new ArrayList<>(containers.list(true, -1, true, Filters.none())) : null;
-    return new DiskUsage(layersSize, imgs, ctrs,
-        all || types.contains("volume") ? new ArrayList<>(volumes.usage()) : null, all || types.contains("build-cache") ? List.of() : null);
+    List<berth.engine.api.types.BuildCacheRecord> cache = all || types.contains("build-cache")
+        ? images.buildCache().usage() : null;
+    return new DiskUsage(layersSize, imgs, ctrs, all || types.contains("volume") ? new ArrayList<>(volumes.usage()) : null,
+        cache, cache == null ? null : berth.engine.image.BuildCache.size(cache));
   }
 }

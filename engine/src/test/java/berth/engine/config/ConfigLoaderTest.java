@@ -25,7 +25,7 @@ class ConfigLoaderTest {
   }
 
   private static EngineConfig flags(String dataRoot, Boolean debug, List<String> hosts) {
-    return new EngineConfig(dataRoot, null, hosts, null, null, null, null, null, null, debug, null, null, null, null, null, null, null, null);
+    return new EngineConfig(dataRoot, null, hosts, null, null, null, null, null, null, debug, null, null, null, null, null, null, null, null, null);
   }
 
   private static String failure(ThrowingLoad load) {

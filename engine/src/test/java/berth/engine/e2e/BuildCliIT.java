@@ -457,6 +457,14 @@ class BuildCliIT {
     assertEquals(3, quiet.exitCode(), quiet.toString());
     assertTrue(quiet.stderr().contains("about to fail"), "the CLI shows it on stderr: " + quiet);
     assertTrue(quiet.stderr().contains("returned a non-zero code: 3"), quiet.toString());
+    // the error itself ends with the command's last output lines
+    Result loud = build(context(Map.of("Dockerfile",
+        "FROM busybox\nRUN for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo out $i; done; echo oops >&2; exit 4\n")));
+    assertEquals(4, loud.exitCode(), loud.toString());
+    String err = loud.stderr();
+    assertTrue(err.contains("returned a non-zero code: 4\nlast output:\n  out 4\n  out 5\n"), err);
+    assertTrue(err.contains("  out 12\n  oops"), err);
+    assertFalse(err.contains("  out 3\n"), "only the last ten lines: " + err);
     assertNoContainers();
 
     // a symlink in the context that points outside it

@@ -29,6 +29,13 @@ public interface BuildBackend {
    */
   String build(InputStream context, Options options, JsonStream out) throws IOException;
 
+  /**
+   * {@code POST /build/prune}: removes unused build cache matching {@code filters} until at most
+   * {@code keepStorage} bytes of it are left (0: no limit); INVALID_PARAMETER for an unknown filter.
+   */
+  berth.engine.api.types.BuildCachePruneReport prune(berth.engine.api.types.Filters filters, boolean all,
+      long keepStorage);
+
   /** A RUN step whose command exited non-zero: the exit code goes in the error detail (the CLI exits with it). */
   final class CommandFailed extends berth.engine.errdefs.EngineException {
     private static final long serialVersionUID = 1L;

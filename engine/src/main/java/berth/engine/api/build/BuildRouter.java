@@ -15,7 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** {@code POST /build}: the classic builder, answering with Docker's JSON message stream. */
+/** {@code POST /build} (the classic builder, answering with Docker's JSON message stream) and {@code POST /build/prune}. */
 public final class BuildRouter implements Router {
   private static final ObjectMapper JSON = new ObjectMapper();
   private final BuildBackend backend;
@@ -27,7 +27,8 @@ public final class BuildRouter implements Router {
 
   @Override
   public List<Route> routes() {
-    return List.of(Route.post("/build", this::postBuild));
+    return List.of(Route.post("/build", this::postBuild),
+        Route.post("/build/prune", this::postPrune).minApiVersion("1.31"));
   }
 
   private void postBuild(ApiRequest req, ApiResponse res) throws IOException {
@@ -72,6 +73,19 @@ public final class BuildRouter implements Router {
       }
     }
     out.close();
+  }
+
+  /**
+   * {@code docker builder prune} and the build-cache step of {@code docker system prune}: {@code keep-storage}
+   * (API ≤ 1.47) or {@code reserved-space} (1.48+) bound what is left.
+   */
+  private void postPrune(ApiRequest req, ApiResponse res) throws IOException {
+    berth.engine.api.types.Filters f = berth.engine.api.types.Filters.parse(req.query("filters"));
+    long keep = Math.max(req.longQuery("keep-storage", 0), req.longQuery("reserved-space", 0));
+    if (keep < 0) {
+      throw EngineException.invalid("keep-storage must not be negative");
+    }
+    res.json(200, backend.prune(f, req.boolQuery("all"), keep));
   }
 
   /** The query parameters that shape RUN containers, as HostConfig fields. */

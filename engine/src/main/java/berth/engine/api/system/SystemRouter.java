@@ -32,7 +32,6 @@ public final class SystemRouter implements Router {
         Route.get("/version", (req, res) -> res.json(200, backend.version())),
         Route.get("/info", (req, res) -> res.json(200, backend.info())),
         Route.get("/system/df", this::getSystemDf),
-        Route.post("/build/prune", SystemRouter::postBuildPrune).minApiVersion("1.31"),
         Route.get("/swarm", SystemRouter::notAManager),
         Route.get("/swarm/unlockkey", SystemRouter::notAManager),
         Route.post("/swarm/init", SystemRouter::swarmUnsupported),
@@ -80,19 +79,6 @@ public final class SystemRouter implements Router {
     // dockerd answers HEAD /_ping with an empty body and Content-Length 0 (api/server/router/system)
     byte[] body = req.method().equals("HEAD") ? new byte[0] : "OK".getBytes(StandardCharsets.UTF_8);
     res.bytes(200, "text/plain; charset=utf-8", body);
-  }
-
-  /**
-   * {@code docker builder prune} and the last step of {@code docker system prune}: this engine has no builder, so
-   * its build cache is always empty (as /system/df reports); the filters are still checked as dockerd checks them.
-   */
-  private static void postBuildPrune(ApiRequest req, ApiResponse res) throws IOException {
-    berth.engine.api.types.Filters.parse(req.query("filters")).validate(Set.of("until", "id", "parent", "type",
-        "description", "inuse", "shared", "private", "label", "label!"));
-    java.util.Map<String, Object> body = new java.util.LinkedHashMap<>();
-    body.put("CachesDeleted", null);
-    body.put("SpaceReclaimed", 0);
-    res.json(200, body);
   }
 
   private void getSystemDf(ApiRequest req, ApiResponse res) throws IOException {

@@ -38,6 +38,7 @@ final class FakeSystemBackend implements SystemBackend {
             Map.of(), 0))
         : null;
     return new DiskUsage(images == null ? null : 42L, images, all || types.contains("container") ? List.of() : null,
-        all || types.contains("volume") ? List.of() : null, all || types.contains("build-cache") ? List.of() : null);
+        all || types.contains("volume") ? List.of() : null, all || types.contains("build-cache") ? List.of() : null,
+        all || types.contains("build-cache") ? 0L : null);
   }
 }

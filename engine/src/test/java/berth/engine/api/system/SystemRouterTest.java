@@ -93,16 +93,6 @@ class SystemRouterTest {
   }
 
   @Test
-  void buildPruneReclaimsNothingAndChecksItsFilters() {
-    JsonNode r = server.post("/v1.47/build/prune?all=1").json();
-    assertTrue(r.get("CachesDeleted").isNull());
-    assertEquals(0, r.get("SpaceReclaimed").asLong());
-    ApiReply bad = server.post("/build/prune?filters=" + java.net.URLEncoder.encode("{\"bogus\":{\"x\":true}}",
-        java.nio.charset.StandardCharsets.UTF_8));
-    assertEquals(400, bad.status());
-  }
-
-  @Test
   void swarmEndpointsAnswerAsANodeThatIsNotAManager() {
     for (String uri : List.of("/swarm", "/services", "/nodes", "/tasks/abc", "/secrets", "/configs")) {
       ApiReply r = server.get(uri);

@@ -1,0 +1,227 @@
+package berth.engine.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import berth.engine.testing.DockerCli;
+import berth.engine.testing.DockerCli.Result;
+import berth.engine.testing.EngineProcess;
+import berth.engine.testing.RequiresRoot;
+import berth.engine.testing.TestImages;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.compressors.bzip2.BZip2CompressorOutputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The build cache through the docker CLI ({@code docker builder prune}, {@code docker system df}, {@code docker
+ * system prune}), ADD of xz and bzip2 archives, and an engine with a small context limit.
+ */
+@Tag("root")
+@Timeout(value = 240)
+class BuildCacheCliIT {
+  static EngineProcess engine;
+  static DockerCli docker;
+  static Path fixtures;
+
+  @BeforeAll
+  static void setUp() throws IOException {
+    RequiresRoot.check();
+    fixtures = Files.createTempDirectory("berth-e2e-buildcache-");
+    TestImages.busybox(fixtures.resolve("busybox.tar"), "busybox:latest");
+    engine = EngineProcess.start();
+    docker = new DockerCli(engine).timeout(Duration.ofSeconds(120));
+    docker.run("load", "-q", "-i", fixtures.resolve("busybox.tar").toString()).assertOk();
+  }
+
+  @AfterAll
+  static void tearDown() throws IOException {
+    EngineProcess.closeAll(docker, engine, fixtures);
+  }
+
+  @AfterEach
+  void reset() {
+    docker.removeAllContainers().assertOk();
+  }
+
+  private static Path context(Map<String, String> files) throws IOException {
+    Path dir = Files.createTempDirectory(fixtures, "ctx-");
+    for (Map.Entry<String, String> f : files.entrySet()) {
+      Files.writeString(dir.resolve(f.getKey()), f.getValue());
+    }
+    return dir;
+  }
+
+  private static Result build(DockerCli d, Path ctx, String... extra) {
+    List<String> args = new java.util.ArrayList<>(List.of("build", "--network", "none"));
+    args.addAll(List.of(extra));
+    args.add(ctx.toString());
+    return d.run(args.toArray(String[]::new));
+  }
+
+  private static int count(String s, String what) {
+    int n = 0;
+    for (int i = s.indexOf(what); i >= 0; i = s.indexOf(what, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  /** The "Build Cache" line of {@code docker system df}: TOTAL|ACTIVE|SIZE|RECLAIMABLE. */
+  private static String dfLine() {
+    for (String l : docker.run("system", "df", "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}").assertOk().lines()) {
+      if (l.startsWith("Build Cache|")) {
+        return l.substring("Build Cache|".length());
+      }
+    }
+    throw new AssertionError("no Build Cache line");
+  }
+
+  @Test
+  void builderPruneFreesTheCacheSoTheNextBuildRunsItsStepsAgain() throws IOException {
+    Path ctx = context(Map.of("Dockerfile", """
+        FROM busybox
+        RUN head -c 300000 /dev/zero > /zeros
+        ENV STAGE=one
+        COPY f.txt /f.txt
+        RUN echo built > /built
+        """, "f.txt", "f\n"));
+    build(docker, ctx, "-t", "cached").assertOk();
+    Result failed = build(docker, context(Map.of("Dockerfile",
+        "FROM busybox\nRUN head -c 200000 /dev/zero > /left\nRUN exit 1\n")));
+    assertEquals(1, failed.exitCode(), failed.toString());
+
+    // the 3 untagged steps under cached + the failed build's first step; only that one's 200 kB are not also in
+    // a tagged image
+    String before = dfLine();
+    assertTrue(before.matches("4\\|0\\|2\\d\\d\\.?\\d*kB\\|2\\d\\d\\.?\\d*kB"), before);
+    Result v = docker.run("system", "df", "-v").assertOk();
+    assertTrue(v.stdout().contains("Build cache usage: 2"), v.stdout());
+    assertTrue(v.stdout().contains("regular"), v.stdout());
+
+    // an intermediate image a container uses is in use: kept, and active in df
+    String intermediate = docker.run("inspect", "-f", "{{.Parent}}", "cached").assertOk().out().trim();
+    docker.run("create", "--name", "user", intermediate, "true").assertOk();
+    assertTrue(dfLine().startsWith("4|1|"), dfLine());
+
+    Result prune = docker.run("builder", "prune", "-f").assertOk();
+    assertTrue(prune.stdout().contains("Deleted build cache objects:"), prune.stdout());
+    assertEquals(3, count(prune.stdout(), "sha256:"), prune.stdout());
+    assertTrue(prune.stdout().matches("(?s).*Total reclaimed space: 2\\d\\d\\.?\\d*kB.*"), prune.stdout());
+    assertTrue(dfLine().startsWith("1|1|"), "only the used one is left: " + dfLine());
+    docker.run("rm", "user").assertOk();
+    docker.run("builder", "prune", "-f", "--all").assertOk();
+    assertTrue(dfLine().startsWith("0|0|0B|0B"), dfLine());
+
+    assertEquals("built\n", docker.run("run", "--rm", "cached", "cat", "/built").assertOk().stdout(),
+        "the tagged image is whole");
+    assertEquals("300000\n", docker.run("run", "--rm", "cached", "sh", "-c", "wc -c < /zeros").assertOk().stdout());
+    docker.run("history", "cached").assertOk();
+    Result again = build(docker, ctx, "-t", "cached").assertOk();
+    assertEquals(0, count(again.stdout(), "Using cache"), "every step runs again: " + again.stdout());
+    Result third = build(docker, ctx, "-t", "cached").assertOk();
+    assertEquals(4, count(third.stdout(), "Using cache"), "and makes a new cache: " + third.stdout());
+
+    // docker system prune takes the build cache too (and --filter until= keeps what is newer)
+    docker.run("system", "prune", "-f", "--filter", "until=1h").assertOk();
+    assertTrue(dfLine().startsWith("3|"), dfLine());
+    Result sys = docker.run("system", "prune", "-f").assertOk();
+    assertTrue(sys.stdout().contains("Deleted build cache objects:"), sys.stdout());
+    assertTrue(dfLine().startsWith("0|"), dfLine());
+    assertEquals(0, count(build(docker, ctx, "-t", "cached").assertOk().stdout(), "Using cache"));
+
+    Result bad = docker.run("builder", "prune", "-f", "--filter", "bogus=1");
+    assertEquals(1, bad.exitCode(), bad.toString());
+    assertTrue(bad.stderr().contains("invalid filter 'bogus'"), bad.stderr());
+  }
+
+  private static void archive(Path to, String name, byte[] content, java.util.function.Function<OutputStream,
+      OutputStream> compress) throws IOException {
+    try (OutputStream raw = Files.newOutputStream(to); OutputStream c = compress.apply(raw);
+        TarArchiveOutputStream out = new TarArchiveOutputStream(c)) {
+      TarArchiveEntry e = new TarArchiveEntry(name);
+      e.setSize(content.length);
+      e.setMode(0640);
+      e.setIds(5, 6);
+      out.putArchiveEntry(e);
+      out.write(content);
+      out.closeArchiveEntry();
+    }
+  }
+
+  @Test
+  void addUnpacksXzAndBzip2ArchivesAndCopiesOtherFiles() throws IOException {
+    Path ctx = context(Map.of("Dockerfile", """
+        FROM busybox
+        ADD a.tar.xz b.tar.bz2 /unpacked/
+        ADD notes.xz /copied/
+        """));
+    archive(ctx.resolve("a.tar.xz"), "from-xz.txt", "xz\n".getBytes(StandardCharsets.UTF_8), o -> {
+      try {
+        return new XZCompressorOutputStream(o);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    archive(ctx.resolve("b.tar.bz2"), "from-bz2.txt", "bz2\n".getBytes(StandardCharsets.UTF_8), o -> {
+      try {
+        return new BZip2CompressorOutputStream(o);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    try (OutputStream o = new XZCompressorOutputStream(Files.newOutputStream(ctx.resolve("notes.xz")))) {
+      o.write("not a tar\n".getBytes(StandardCharsets.UTF_8));
+    }
+    build(docker, ctx, "-t", "unpacked").assertOk();
+    assertEquals(List.of("5:6 640 /unpacked/from-bz2.txt bz2", "5:6 640 /unpacked/from-xz.txt xz", "/copied/notes.xz"),
+        docker.run("run", "--rm", "unpacked", "sh", "-c", "for f in /unpacked/*; do echo $(stat -c '%u:%g %a' $f) $f "
+            + "$(cat $f); done; ls /copied/*").assertOk().lines());
+  }
+
+  @Test
+  void aContextOverTheEnginesLimitFailsClearlyAndTheEngineKeepsServing() throws IOException {
+    Path config = Files.writeString(fixtures.resolve("small-context.json"), "{\"build-context-max-size\": 1000000}");
+    EngineProcess small = EngineProcess.start(List.of("--config-file", config.toString()));
+    try {
+      DockerCli d = new DockerCli(small).timeout(Duration.ofSeconds(120));
+      d.run("load", "-q", "-i", fixtures.resolve("busybox.tar").toString()).assertOk();
+      Path ctx = context(Map.of("Dockerfile", "FROM busybox\nCOPY big /big\n"));
+      byte[] big = new byte[3_000_000];
+      new java.util.Random(7).nextBytes(big);
+      Files.write(ctx.resolve("big"), big);
+      Result r = build(d, ctx, "-t", "toolarge");
+      assertEquals(1, r.exitCode(), r.toString());
+      assertTrue(r.stderr().contains("the build context is larger than this engine accepts (1000000 bytes: "
+          + "build-context-max-size in its configuration)"), r.stderr());
+      assertEquals(List.of(), d.run("ps", "-aq").assertOk().lines());
+      try (Stream<Path> left = Files.list(small.dataRoot().resolve("tmp"))) {
+        assertEquals(List.of(), left.toList(), "the spooled part is removed");
+      }
+      Files.delete(ctx.resolve("big"));
+      Files.writeString(ctx.resolve("Dockerfile"), "FROM busybox\nRUN echo fits > /fits\n");
+      build(d, ctx, "-t", "fits").assertOk();
+      assertEquals("fits\n", d.run("run", "--rm", "fits", "cat", "/fits").assertOk().stdout());
+      assertFalse(d.run("images", "-q", "toolarge").assertOk().stdout().contains("\n"));
+    } finally {
+      small.close();
+    }
+  }
+}
