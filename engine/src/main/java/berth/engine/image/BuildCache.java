@@ -19,9 +19,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * The classic builder's cache as {@code /system/df} and {@code docker builder prune} see it. The cache is the image
  * store: a build step's image is found again through its parent link. An <em>entry</em> is an image the builder
  * made ({@code container_config} in its config and a parent link) that has no tag: an intermediate step. Pruning
- * removes the entries no container and no running build uses, and cuts the parent link of every image left behind
- * that pointed at a removed entry or is itself a matching build result (tagged or used), so no step of the pruned
- * builds is taken from the cache again while tagged images and images containers use stay whole (an image record
+ * removes the entries no container and no running build uses, and cuts the parent link of every other image that
+ * pointed at a removed entry or is itself a matching build result (tagged), so no step of the pruned builds is taken
+ * from the cache again while tagged images and images containers use stay whole (an image record
  * lists all its layers; the parent link only names history lines and finds cache hits). Thread-safe.
  */
 public final class BuildCache {
@@ -144,9 +144,11 @@ public final class BuildCache {
           deleted.add(e.image().id());
           left -= e.shared() ? 0 : e.size();
         }
+        Map<String, List<String>> refs = svc.store.refsById();
         for (ImageRecord r : svc.store.all()) {
-          if (r.parent() == null || held.containsKey(r.id())) {
-            continue;
+          if (r.parent() == null || held.containsKey(r.id())
+              || refs.getOrDefault(r.id(), List.of()).isEmpty() && builtStep(r, svc.config(r))) {
+            continue; // an entry left (used, or not matching): it stays one, to go at a later prune
           }
           boolean orphan = removed.contains(r.parent());
           boolean result = keepStorage == 0 && builtStep(r, svc.config(r))

@@ -13,10 +13,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code docker commit}: a new image made of the parent image's layers plus one layer holding what the container
- * changed, stored as {@code docker load} stores layers (an uncompressed blob in the content store, whose digest
- * is its diffID, unpacked into the layer store). As moby's {@code image.NewChildImage}, an empty change adds a
- * history entry marked {@code empty_layer} and no layer.
+ * Makes images from writable layers, for {@code docker commit} and for the classic builder's steps alike: the parent
+ * image's layers plus one layer holding what changed, stored as {@code docker load} stores layers (an uncompressed
+ * blob in the content store, whose digest is its diffID, unpacked into the layer store). As moby's
+ * {@code image.NewChildImage}, an empty change adds a history entry marked {@code empty_layer} and no layer.
  */
 final class Committer {
   /** The diffID of a tar with no entries (two zero blocks). */
@@ -81,6 +81,7 @@ final class Committer {
         || (n.isBoolean() && !n.asBoolean());
   }
 
+  /** {@code docker commit}: the container's changes on its image, tagged as asked; the record's parent is the image. */
   String commit(ImageService.CommitSpec spec, ImageService.LayerSource layer) throws IOException {
     Reference ref = null;
     if (spec.repo() != null && !spec.repo().isEmpty()) {
@@ -94,21 +95,56 @@ final class Committer {
     if (parent == null) {
       throw ImageService.noSuchImage(spec.parentImageId());
     }
-    JsonNode parentCfg = svc.config(parent);
     ObjectNode config = spec.requested().deepCopy();
     ConfigChanges.apply(config, spec.changes());
     merge(config, spec.containerConfig());
+    return make(parent, layer, config, null, spec.containerId(), spec.createdBy(), spec.comment(), spec.author(), true,
+        ref == null ? List.of() : List.of(ref), false);
+  }
 
+  /**
+   * A build step: its writable layer's changes (none without a key) on the parent (none: FROM scratch), untagged;
+   * held in the build cache when it records its parent (an intermediate image), for the builder to release.
+   */
+  String step(ImageService.StepSpec spec) throws IOException {
+    ImageRecord parent = spec.parentId() == null ? null : svc.find(spec.parentId()).image();
+    ImageService.LayerSource layer = null;
+    if (spec.writableKey() != null) {
+      List<Digest> below = new ArrayList<>();
+      if (parent != null) {
+        parent.layers().forEach(l -> below.add(Digest.parse(l.diffId())));
+      }
+      layer = out -> svc.layers.writeChanges(spec.writableKey(), below, out);
+    }
+    return make(parent, layer, spec.config(), spec.containerConfig(), null, spec.createdBy(), spec.comment(),
+        spec.author(), spec.recordParent(), List.of(), spec.recordParent());
+  }
+
+  /**
+   * The one way a writable layer becomes an image: the layer tar {@code layer} writes (nothing, or an empty tar, adds
+   * no layer and an {@code empty_layer} history entry, as moby's {@code NewChildImage}) is stored as an uncompressed
+   * blob, whose digest is its diffID, and unpacked; the config is the parent's plus one history entry; the image is
+   * registered (and tagged with {@code refs}) under the service lock, and held for a build when {@code hold}. Nothing
+   * is left behind on failure (the ingest bracket's GC collects the blob and layer).
+   */
+  private String make(ImageRecord parent, ImageService.LayerSource layer, JsonNode config, JsonNode containerConfig,
+      String containerId, String createdBy, String comment, String author, boolean recordParent, List<Reference> refs,
+      boolean hold) throws IOException {
+    JsonNode parentCfg = parent == null ? ImageService.JSON.createObjectNode() : svc.config(parent);
     svc.beginIngest();
     try {
-      Digest blob;
-      long size;
-      try (ContentWriter w = svc.content.writer()) {
-        layer.write(w.stream());
-        size = w.written();
-        blob = w.commit(-1, null);
+      Digest blob = null;
+      long size = 0;
+      if (layer != null) {
+        try (ContentWriter w = svc.content.writer()) {
+          layer.write(w.stream());
+          size = w.written();
+          if (size > 0) {
+            blob = w.commit(-1, null);
+          }
+        }
       }
-      boolean empty = blob.toString().equals(EMPTY_TAR);
+      boolean empty = blob == null || blob.toString().equals(EMPTY_TAR);
       if (!empty && !svc.layers.exists(blob)) {
         try (InputStream in = svc.content.open(blob)) {
           svc.layers.unpack(in); // the blob is uncompressed: its digest is the diffID the unpack computes
@@ -123,19 +159,24 @@ final class Committer {
       }
       img.put("os", "linux");
       img.put("created", now);
-      if (spec.author() != null && !spec.author().isEmpty()) {
-        img.put("author", spec.author());
+      if (author != null && !author.isEmpty()) {
+        img.put("author", author);
       }
-      if (spec.comment() != null && !spec.comment().isEmpty()) {
-        img.put("comment", spec.comment());
+      if (comment != null && !comment.isEmpty()) {
+        img.put("comment", comment);
       }
-      img.put("container", spec.containerId());
+      if (containerId != null) {
+        img.put("container", containerId);
+      }
       img.set("config", config);
+      if (containerConfig != null) {
+        img.set("container_config", containerConfig); // the classic builder's cache key
+      }
       ObjectNode rootfs = img.putObject("rootfs");
       rootfs.put("type", "layers");
       ArrayNode diffIds = rootfs.putArray("diff_ids");
-      List<ImageRecord.LayerRef> layers = new ArrayList<>(parent.layers());
-      parent.layers().forEach(l -> diffIds.add(l.diffId()));
+      List<ImageRecord.LayerRef> layers = new ArrayList<>(parent == null ? List.of() : parent.layers());
+      layers.forEach(l -> diffIds.add(l.diffId()));
       if (!empty) {
         diffIds.add(blob.toString());
         layers.add(new ImageRecord.LayerRef(blob.toString(), "application/vnd.oci.image.layer.v1.tar", size,
@@ -148,12 +189,12 @@ final class Committer {
       }
       ObjectNode h = history.addObject();
       h.put("created", now);
-      h.put("created_by", spec.createdBy());
-      if (spec.author() != null && !spec.author().isEmpty()) {
-        h.put("author", spec.author());
+      h.put("created_by", createdBy == null ? "" : createdBy);
+      if (author != null && !author.isEmpty()) {
+        h.put("author", author);
       }
-      if (spec.comment() != null && !spec.comment().isEmpty()) {
-        h.put("comment", spec.comment());
+      if (comment != null && !comment.isEmpty()) {
+        h.put("comment", comment);
       }
       if (empty) {
         h.put("empty_layer", true);
@@ -163,8 +204,13 @@ final class Committer {
       String id = svc.content.put(cfgBytes).toString();
       svc.content.put(manifest);
       ImageRecord r = new ImageRecord(id, Digest.of(manifest).toString(), ArchiveLoader.OCI_MANIFEST, layers,
-          List.of(), parent.id(), System.currentTimeMillis() * 1_000_000L, null);
-      svc.register(r, ref == null ? List.of() : List.of(ref), null);
+          List.of(), recordParent && parent != null ? parent.id() : null, System.currentTimeMillis() * 1_000_000L, null);
+      synchronized (svc) {
+        svc.register(r, refs, null);
+        if (hold) {
+          svc.buildCache().hold(id); // before a concurrent builder prune can see it
+        }
+      }
       return id;
     } finally {
       svc.endIngest();

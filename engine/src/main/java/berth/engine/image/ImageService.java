@@ -630,89 +630,11 @@ public final class ImageService implements ImagesBackend {
   /**
    * Makes an image from a build step's writable layer and a config. Returns the new image's ID; the image is
    * registered untagged and, with {@code recordParent}, held in the {@link #buildCache()} (the caller releases it).
-   * The writable layer is left as it is (the caller removes it). {@code docker commit} makes
-   * its layer through {@link #commit(CommitSpec, LayerSource)} and {@link Committer}: the two are to be folded.
+   * The writable layer is left as it is (the caller removes it). The same {@link Committer} path as
+   * {@link #commit(CommitSpec, LayerSource)}, with the layer written by {@link LayerStore#writeChanges}.
    */
   public String commitStep(StepSpec spec) throws IOException {
-    beginIngest();
-    try {
-      ImageRecord parent = spec.parentId() == null ? null : find(spec.parentId()).image();
-      JsonNode parentCfg = parent == null ? JSON.createObjectNode() : config(parent);
-      List<ImageRecord.LayerRef> refs = new ArrayList<>(parent == null ? List.of() : parent.layers());
-      List<Digest> diffIds = new ArrayList<>();
-      refs.forEach(l -> diffIds.add(Digest.parse(l.diffId())));
-      boolean added = false;
-      if (spec.writableKey() != null) {
-        Digest blob;
-        long size;
-        try (berth.engine.content.ContentWriter w = content.writer()) {
-          if (layers.writeChanges(spec.writableKey(), diffIds, w.stream())) {
-            size = w.written();
-            blob = w.commit(-1, null);
-            added = true;
-          } else {
-            blob = null;
-            size = 0;
-          }
-        }
-        if (added) {
-          UnpackedLayer layer;
-          try (InputStream in = content.open(blob)) {
-            layer = layers.unpack(in);
-          }
-          refs.add(new ImageRecord.LayerRef(blob.toString(), "application/vnd.oci.image.layer.v1.tar", size,
-              layer.diffId().toString()));
-        }
-      }
-      String now = Instant.now().toString();
-      com.fasterxml.jackson.databind.node.ObjectNode img = JSON.createObjectNode();
-      img.put("architecture", ImageConfigs.text(parentCfg, "architecture").isEmpty() ? "amd64"
-          : ImageConfigs.text(parentCfg, "architecture"));
-      if (spec.author() != null && !spec.author().isEmpty()) {
-        img.put("author", spec.author());
-      }
-      img.set("config", spec.config());
-      if (spec.containerConfig() != null) {
-        img.set("container_config", spec.containerConfig());
-      }
-      img.put("created", now);
-      com.fasterxml.jackson.databind.node.ArrayNode history = img.putArray("history");
-      parentCfg.path("history").forEach(h -> history.add(h.deepCopy()));
-      com.fasterxml.jackson.databind.node.ObjectNode h = history.addObject();
-      h.put("created", now);
-      if (spec.author() != null && !spec.author().isEmpty()) {
-        h.put("author", spec.author());
-      }
-      h.put("created_by", spec.createdBy() == null ? "" : spec.createdBy());
-      if (spec.comment() != null && !spec.comment().isEmpty()) {
-        h.put("comment", spec.comment());
-      }
-      if (!added) {
-        h.put("empty_layer", true);
-      }
-      img.put("os", "linux");
-      com.fasterxml.jackson.databind.node.ObjectNode rootfs = img.putObject("rootfs");
-      rootfs.put("type", "layers");
-      com.fasterxml.jackson.databind.node.ArrayNode ids = rootfs.putArray("diff_ids");
-      refs.forEach(l -> ids.add(l.diffId()));
-      byte[] cfgBytes = JSON.writeValueAsBytes(img);
-      byte[] manifest = ArchiveLoader.ociManifest(cfgBytes, refs);
-      String id = content.put(cfgBytes).toString();
-      content.put(manifest);
-      ImageRecord r = new ImageRecord(id, Digest.of(manifest).toString(), ArchiveLoader.OCI_MANIFEST, refs, List.of(),
-          spec.recordParent() && parent != null ? parent.id() : null, System.currentTimeMillis() * 1_000_000L, null);
-      synchronized (this) {
-        if (store.get(id) == null) {
-          store.put(r);
-        }
-        if (spec.recordParent()) {
-          buildCache.hold(id); // before a concurrent builder prune can see it; the builder releases it
-        }
-      }
-      return id;
-    } finally {
-      endIngest();
-    }
+    return new Committer(this).step(spec);
   }
 
   /** The IDs of images whose parent link is {@code parentId} (null: images without a parent). */

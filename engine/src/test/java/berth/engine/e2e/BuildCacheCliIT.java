@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The build cache through the docker CLI ({@code docker builder prune}, {@code docker system df}, {@code docker
- * system prune}), ADD of xz and bzip2 archives, and an engine with a small context limit.
+ * system prune}) and ADD of xz and bzip2 archives.
  */
 @Tag("root")
 @Timeout(value = 240)
@@ -194,34 +194,5 @@ class BuildCacheCliIT {
     assertEquals(List.of("5:6 640 /unpacked/from-bz2.txt bz2", "5:6 640 /unpacked/from-xz.txt xz", "/copied/notes.xz"),
         docker.run("run", "--rm", "unpacked", "sh", "-c", "for f in /unpacked/*; do echo $(stat -c '%u:%g %a' $f) $f "
             + "$(cat $f); done; ls /copied/*").assertOk().lines());
-  }
-
-  @Test
-  void aContextOverTheEnginesLimitFailsClearlyAndTheEngineKeepsServing() throws IOException {
-    Path config = Files.writeString(fixtures.resolve("small-context.json"), "{\"build-context-max-size\": 1000000}");
-    EngineProcess small = EngineProcess.start(List.of("--config-file", config.toString()));
-    try {
-      DockerCli d = new DockerCli(small).timeout(Duration.ofSeconds(120));
-      d.run("load", "-q", "-i", fixtures.resolve("busybox.tar").toString()).assertOk();
-      Path ctx = context(Map.of("Dockerfile", "FROM busybox\nCOPY big /big\n"));
-      byte[] big = new byte[3_000_000];
-      new java.util.Random(7).nextBytes(big);
-      Files.write(ctx.resolve("big"), big);
-      Result r = build(d, ctx, "-t", "toolarge");
-      assertEquals(1, r.exitCode(), r.toString());
-      assertTrue(r.stderr().contains("the build context is larger than this engine accepts (1000000 bytes: "
-          + "build-context-max-size in its configuration)"), r.stderr());
-      assertEquals(List.of(), d.run("ps", "-aq").assertOk().lines());
-      try (Stream<Path> left = Files.list(small.dataRoot().resolve("tmp"))) {
-        assertEquals(List.of(), left.toList(), "the spooled part is removed");
-      }
-      Files.delete(ctx.resolve("big"));
-      Files.writeString(ctx.resolve("Dockerfile"), "FROM busybox\nRUN echo fits > /fits\n");
-      build(d, ctx, "-t", "fits").assertOk();
-      assertEquals("fits\n", d.run("run", "--rm", "fits", "cat", "/fits").assertOk().stdout());
-      assertFalse(d.run("images", "-q", "toolarge").assertOk().stdout().contains("\n"));
-    } finally {
-      small.close();
-    }
   }
 }
