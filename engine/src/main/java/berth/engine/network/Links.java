@@ -23,8 +23,23 @@ final class Links {
 
   private Links() {}
 
+  /**
+   * Whether the engine's network namespace has a link of that name. Read from /proc/self/net/dev, which
+   * follows the reading process's namespace, not from /sys/class/net, which shows the namespace sysfs was
+   * mounted in (the host's, for an engine started in a private namespace with the host's /sys).
+   */
   static boolean exists(String ifName) {
-    return Files.exists(Path.of("/sys/class/net", ifName));
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/net/dev"), StandardCharsets.US_ASCII)) {
+        int colon = line.indexOf(':');
+        if (colon > 0 && line.substring(0, colon).strip().equals(ifName)) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException e) {
+      return Files.exists(Path.of("/sys/class/net", ifName));
+    }
   }
 
   /** Creates the bridge if missing, gives it exactly the gateway address, and brings it up. */
@@ -44,11 +59,24 @@ final class Links {
     ipBatch(null, b.toString());
   }
 
-  /** A bridge Berth made: marked with its alias when created. */
+  /** A bridge Berth made: marked with its alias when created (asked of iproute2, for the reason of {@link #exists}). */
   static boolean ours(String name) {
+    if (!exists(name)) {
+      return false;
+    }
     try {
-      return Files.isDirectory(Path.of("/sys/class/net", name, "bridge"))
-          && Files.readString(Path.of("/sys/class/net", name, "ifalias")).strip().equals(MARK);
+      Command.Result r = Command.run(List.of(IP, "-o", "-d", "link", "show", "dev", name), null, TIMEOUT_MS);
+      if (!r.ok()) {
+        return false;
+      }
+      boolean bridge = false;
+      boolean marked = false;
+      for (String part : r.out().split("\\\\")) { // -o joins a link's lines with a backslash
+        String p = part.strip();
+        bridge |= p.startsWith("bridge ");
+        marked |= p.equals("alias " + MARK);
+      }
+      return bridge && marked;
     } catch (IOException e) {
       return false;
     }
