@@ -796,7 +796,11 @@ public final class Builder implements BuildBackend {
         if (from.equalsIgnoreCase(s.name)) {
           throw EngineException.invalid("invalid from flag value %s: circular dependency detected", from);
         }
-        fromImage = baseImage(from, null).id();
+        try {
+          fromImage = baseImage(from, null).id();
+        } catch (EngineException e) {
+          throw e.withContext("invalid from flag value " + from); // not a stage, and no image either
+        }
       }
       if (fromImage == null) {
         throw EngineException.invalid("COPY --from=%s: that stage has no files", from);
