@@ -26,6 +26,7 @@ public final class Machines {
   /** Where the guest's engine listens (the agent's contract). */
   public static final String GUEST_ENGINE_SOCKET = "/run/berth/docker.sock";
 
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Machines.class.getName());
   private final MachineStore store;
   private final MachineDriver driver;
 
@@ -102,8 +103,8 @@ public final class Machines {
   }
 
   /**
-   * Serves the guest's engine on {@code hostSocket} until the machine stops or the thread is interrupted,
-   * reconnecting the SSH connection whenever it drops; removes the socket on the way out.
+   * Serves the guest's engine on {@code hostSocket} until the machine stops (see {@link ServeWatch}) or the
+   * thread is interrupted, reconnecting the SSH connection whenever it drops; removes the socket on the way out.
    */
   public void serve(Machine m, Path hostSocket) throws IOException {
     try (GuestSsh ssh = ssh(m); SocketForward fwd = SocketForward.start(hostSocket, ssh.streamLocalDialer(GUEST_ENGINE_SOCKET))) {
@@ -116,9 +117,42 @@ public final class Machines {
           throw new java.io.InterruptedIOException("interrupted while connecting");
         }
       }
-      while (driver.status(m).status() == MachineStatus.RUNNING && !Thread.currentThread().isInterrupted()) {
+      ServeWatch watch = new ServeWatch();
+      while (!Thread.currentThread().isInterrupted()) {
+        MachineState s = driver.status(m);
+        String why = watch.observe(s);
+        if (why != null) {
+          LOG.info("serve: " + why + "; closing " + hostSocket);
+          return;
+        }
         sleep(1000);
       }
+    }
+  }
+
+  /**
+   * When {@link #serve} gives up the socket: only once the driver has seen the VM not running on
+   * {@link #STOPPED_READINGS} readings in a row. A state it cannot tell (BROKEN: libvirtd restarting or busy,
+   * a failed query) never ends it: the VM and its SSH connection outlive libvirtd, and closing the socket on
+   * one bad reading cut every open docker connection of a machine that was running fine.
+   */
+  static final class ServeWatch {
+    static final int STOPPED_READINGS = 2;
+    private int stopped;
+    private MachineStatus last = MachineStatus.RUNNING;
+
+    /** Takes one reading; returns why serving should end, or null to go on. */
+    String observe(MachineState s) {
+      MachineStatus st = s.status();
+      if (st != last) {
+        LOG.info("serve: the machine is " + s + (st == MachineStatus.BROKEN ? " (still serving)" : ""));
+        last = st;
+      }
+      if (st == MachineStatus.STOPPED || st == MachineStatus.STOPPING) {
+        return ++stopped >= STOPPED_READINGS ? "the machine is " + s : null;
+      }
+      stopped = 0;
+      return null;
     }
   }
 

@@ -83,6 +83,26 @@ class MachineCliIT {
       docker.run("load", "-i", tar.toString()).assertOk();
       assertEquals("hi", docker.run("run", "--rm", "busybox", "echo", "hi").assertOk().out());
 
+      // libvirtd going away (restarted, upgraded) leaves the VM running and the socket served: serve used to give
+      // the socket up at the first status it could not read, cutting every open docker connection
+      long libvirtd = Long.parseLong(exec(List.of("pgrep", "-x", "-o", "libvirtd"), Duration.ofSeconds(30)).stdout().strip());
+      ProcessHandle lv = ProcessHandle.of(libvirtd).orElseThrow();
+      lv.destroy();
+      lv.onExit().get(60, TimeUnit.SECONDS);
+      try {
+        Thread.sleep(3000); // serve reads the status every second
+        assertTrue(Files.exists(sock), "the API socket outlives libvirtd");
+        assertEquals("hi", docker.run("run", "--rm", "busybox", "echo", "hi").assertOk().out());
+      } finally {
+        assertEquals(0, exec(List.of("/usr/sbin/libvirtd", "-d"), Duration.ofSeconds(60)).exitCode());
+      }
+      Result back = null;
+      for (int i = 0; i < 60 && (back == null || back.exitCode() != 0); i++) {
+        Thread.sleep(500);
+        back = exec(List.of("virsh", "-c", "qemu:///system", "domstate", "berth-default"), Duration.ofSeconds(30));
+      }
+      assertEquals("running", back.stdout().strip(), "libvirtd found the running VM again: " + back);
+
       Result it = docker.exec(List.of("sh", "-c", "(sleep 3; printf 'tty; echo typed-$((1+2))\\nexit 5\\n'; sleep 3) "
           + "| script -qec 'DOCKER_HOST=unix://" + sock + " docker run --rm -it busybox sh' /dev/null"));
       assertEquals(5, it.exitCode(), it.toString());

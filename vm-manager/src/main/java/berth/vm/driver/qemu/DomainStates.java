@@ -82,6 +82,10 @@ final class DomainStates {
         }
       } catch (IllegalAccessException | RuntimeException e) {
         // fall through to the binding's own call, which reports libvirt's error properly
+      } finally {
+        // libvirt-java frees the C handle in Domain's finalizer: d must outlive the call on its raw pointer,
+        // or a GC during it frees the handle under libvirt's feet
+        java.lang.ref.Reference.reachabilityFence(d);
       }
     }
     DomainInfo.DomainState s = d.getInfo().state;
