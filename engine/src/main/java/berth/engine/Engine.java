@@ -66,34 +66,44 @@ public final class Engine implements Closeable {
    * from {@code certsDir/<host:port>/*.crt}.
    */
   public static Engine start(EngineConfig config, Path certsDir) throws IOException {
+    Phases t = new Phases();
     DataRoot root = new DataRoot(Path.of(config.dataRoot()));
     root.create();
     EngineLock lock = EngineLock.acquire(root.lockFile(), root.root());
     ApiServer server = null;
     ContainerService containers = null;
     NetworkService networks = null;
+    java.util.concurrent.CompletableFuture<NetworkService> networkStart = null;
     try {
+      t.mark("data root");
       OverlayLayerStore layers = new OverlayLayerStore(root.layers());
       Builder.recover(root.tmp(), layers);
       Trees.deleteContents(root.tmp());
       EventBus events = new EventBus();
+      // The networks' start (iptables and ip, a process each) overlaps the image store's: on an emulated
+      // machine each takes seconds, and neither needs the other
+      networkStart = startNetworks(root, config, events);
       ImageService images = new ImageService(new LocalContentStore(root.content()), layers,
           new ImageStore(root.images()), events);
       images.setRegistry(new Registry(new RegistryHosts(config.insecureRegistries(), config.registryMirrors(), certsDir)),
           config.maxConcurrentDownloads() == null ? 3 : config.maxConcurrentDownloads(),
           config.maxConcurrentUploads() == null ? 5 : config.maxConcurrentUploads());
+      t.mark("images");
       Path tini = Path.of("/usr/bin/tini-static");
       ContainerService.Settings run = new ContainerService.Settings(Runc.find(), Monitor.find(),
           Path.of(config.execRoot()), Path.of("/sys/fs/cgroup"), config.logDriver(), config.logOpts(),
           Boolean.TRUE.equals(config.liveRestore()), Files.isExecutable(tini) ? tini : null);
-      networks = new NetworkService(root.root().resolve("network"), Path.of(config.execRoot()),
-          config.defaultAddressPools(), events);
+      t.mark("runtime");
+      networks = awaitNetworks(networkStart);
+      t.mark("networks (the rest)");
       VolumeService volumes = new VolumeService(root.volumes(), root.tmp(), events);
       containers = new ContainerService(new ContainerStore(root.containers()), images, layers, events,
           new OciSpecBuilder(OciSpecBuilder.HostFacts.current()), root.containers(), run, networks, volumes);
+      t.mark("volumes, containers");
       images.setUsers(containers);
       images.gc(); // whatever a crash left half-made is unreferenced: remove it
       containers.restore();
+      t.mark("gc, restore");
       String id = engineId(root);
       SystemService system = new SystemService(config, id, images, containers, volumes, events);
       RouteTable routes = new RouteTable(List.of(
@@ -109,12 +119,22 @@ public final class Engine implements Closeable {
       server = new ApiServer(routes, ApiServer.standardHeaders(Version.VERSION));
       ApiServer.Tls tls = Boolean.TRUE.equals(config.tlsVerify())
           ? new ApiServer.Tls(Path.of(config.tlsCaCert()), Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;
+      t.mark("routes");
       for (String host : config.hosts()) {
         server.listen(host, tls);
         LOG.info("API listening on " + host);
       }
+      t.mark("listen");
+      LOG.info("started in " + t);
       return new Engine(lock, server, events, containers, id);
     } catch (IOException | RuntimeException e) {
+      if (networks == null && networkStart != null) {
+        try {
+          networks = awaitNetworks(networkStart); // started meanwhile: closed below, never left half-made
+        } catch (IOException | RuntimeException ignored) {
+          // its own start failed and undid itself
+        }
+      }
       if (server != null) {
         server.close();
       }
@@ -125,6 +145,61 @@ public final class Engine implements Closeable {
       }
       lock.close();
       throw e;
+    }
+  }
+
+  private static java.util.concurrent.CompletableFuture<NetworkService> startNetworks(DataRoot root, EngineConfig config,
+      EventBus events) {
+    java.util.concurrent.CompletableFuture<NetworkService> f = new java.util.concurrent.CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        f.complete(new NetworkService(root.root().resolve("network"), Path.of(config.execRoot()),
+            config.defaultAddressPools(), events));
+      } catch (Throwable e) {
+        f.completeExceptionally(e);
+      }
+    }, "engine-network-start");
+    t.setDaemon(true);
+    t.start();
+    return f;
+  }
+
+  /** The started network service, or its start's own exception. */
+  private static NetworkService awaitNetworks(java.util.concurrent.CompletableFuture<NetworkService> f)
+      throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while the networks start");
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof IOException io) {
+        throw io;
+      } else if (c instanceof RuntimeException re) {
+        throw re;
+      } else if (c instanceof Error err) {
+        throw err;
+      }
+      throw new IOException(c);
+    }
+  }
+
+  /** How long each step of a start took, for the log: a slow start (an emulated machine's) shows where it went. */
+  private static final class Phases {
+    private final long start = System.nanoTime();
+    private long last = start;
+    private final StringBuilder steps = new StringBuilder();
+
+    void mark(String step) {
+      long now = System.nanoTime();
+      steps.append(steps.length() == 0 ? "" : ", ").append(step).append(' ').append((now - last) / 1_000_000).append(" ms");
+      last = now;
+    }
+
+    @Override
+    public String toString() {
+      return (last - start) / 1_000_000 + " ms (" + steps + ")";
     }
   }
 

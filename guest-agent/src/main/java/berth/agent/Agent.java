@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -19,17 +20,12 @@ import java.util.logging.ConsoleHandler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.logging.SimpleFormatter;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 /**
  * The guest's main program: starts the engine in this JVM and the SSH server the host talks to, prints
  * {@link Readiness#LINE} once both are up, and on SIGTERM (or {@code berth-agent shutdown}) stops the engine
  * (its containers are stopped, as dockerd does when its host shuts down), then the server, and exits 0.
  */
-@Command(name = "berth-agent", mixinStandardHelpOptions = true, versionProvider = Agent.VersionProvider.class,
-    description = "The Berth guest agent: the engine and an SSH server for the host.")
 public final class Agent implements Callable<Integer>, AgentControl {
   private static final Logger LOG = Logger.getLogger("berth.agent");
   // java.util.logging keeps loggers weakly: hold the ones whose level is set here
@@ -40,25 +36,25 @@ public final class Agent implements Callable<Integer>, AgentControl {
   /** How long a {@code berth-agent shutdown} reply gets to reach the host before the server goes. */
   static final Duration REPLY_GRACE = Duration.ofMillis(500);
 
-  @Option(names = "--data-root", required = true, description = "The engine's data root (the data disk)")
+  static final String USAGE = String.join("\n",
+      "Usage: berth-agent --data-root DIR --engine-socket PATH --authorized-keys FILE --host-key FILE",
+      "                   [--ssh-port N] [--ssh-address ADDR] [-D|--debug]",
+      "The Berth guest agent: the engine and an SSH server for the host.",
+      "  --data-root DIR          the engine's data root (the data disk)",
+      "  --engine-socket PATH     the engine's API socket",
+      "  --authorized-keys FILE   OpenSSH authorized_keys: the keys allowed in",
+      "  --host-key FILE          the SSH host key, generated here on first start",
+      "  --ssh-port N             the SSH server's port (default 22)",
+      "  --ssh-address ADDR       the SSH server's address (default 0.0.0.0)",
+      "  -D, --debug              debug logging",
+      "  -h, --help / -V, --version");
+
   Path dataRoot;
-
-  @Option(names = "--engine-socket", required = true, description = "The engine's API socket")
   Path engineSocket;
-
-  @Option(names = "--ssh-port", defaultValue = "22", description = "The SSH server's port (default 22)")
-  int sshPort;
-
-  @Option(names = "--ssh-address", defaultValue = "0.0.0.0", description = "The SSH server's address (default all)")
-  String sshAddress;
-
-  @Option(names = "--authorized-keys", required = true, description = "OpenSSH authorized_keys: the keys allowed in")
+  int sshPort = 22;
+  String sshAddress = "0.0.0.0";
   Path authorizedKeys;
-
-  @Option(names = "--host-key", required = true, description = "The SSH host key, generated here on first start")
   Path hostKey;
-
-  @Option(names = {"-D", "--debug"}, description = "Debug logging")
   boolean debug;
 
   private final CountDownLatch exit = new CountDownLatch(1);
@@ -66,12 +62,100 @@ public final class Agent implements Callable<Integer>, AgentControl {
   private final CompletableFuture<EngineSupervisor> engine = new CompletableFuture<>();
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Agent()).execute(args));
+    Agent a = new Agent();
+    String problem;
+    try {
+      problem = a.parse(args);
+    } catch (IllegalArgumentException e) {
+      problem = e.getMessage();
+    }
+    if (problem != null && problem.isEmpty()) {
+      System.exit(0); // --help or --version, printed
+    } else if (problem != null) {
+      System.err.println("berth-agent: " + problem + "\n" + USAGE);
+      System.exit(2);
+    }
+    try {
+      System.exit(a.call());
+    } catch (Exception e) {
+      System.err.println("berth-agent: " + e);
+      System.exit(1);
+    }
+  }
+
+  /**
+   * Reads the command line into the fields: null when it is complete, "" after printing help or the version,
+   * otherwise what is wrong with it. (No picocli here: under emulation its reflective model cost the agent's
+   * start seconds, and its classes cannot go into the class-data archive.)
+   */
+  String parse(String... args) {
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      String name = a;
+      String value = null;
+      int eq = a.indexOf('=');
+      if (a.startsWith("--") && eq > 0) {
+        name = a.substring(0, eq);
+        value = a.substring(eq + 1);
+      }
+      switch (name) {
+        case "-h", "--help" -> {
+          System.out.println(USAGE);
+          return "";
+        }
+        case "-V", "--version" -> {
+          System.out.println("Berth guest agent " + Version.VERSION);
+          return "";
+        }
+        case "-D", "--debug" -> debug = true;
+        case "--data-root", "--engine-socket", "--authorized-keys", "--host-key", "--ssh-port", "--ssh-address" -> {
+          if (value == null) {
+            if (i + 1 >= args.length) {
+              return "missing value for " + name;
+            }
+            value = args[++i];
+          }
+          switch (name) {
+            case "--data-root" -> dataRoot = Path.of(value);
+            case "--engine-socket" -> engineSocket = Path.of(value);
+            case "--authorized-keys" -> authorizedKeys = Path.of(value);
+            case "--host-key" -> hostKey = Path.of(value);
+            case "--ssh-address" -> sshAddress = value;
+            default -> {
+              try {
+                sshPort = Integer.parseInt(value);
+              } catch (NumberFormatException e) {
+                return "--ssh-port wants a number, not " + value;
+              }
+            }
+          }
+        }
+        default -> {
+          return "unknown option " + a;
+        }
+      }
+    }
+    List<String> missing = new java.util.ArrayList<>();
+    if (dataRoot == null) {
+      missing.add("--data-root");
+    }
+    if (engineSocket == null) {
+      missing.add("--engine-socket");
+    }
+    if (authorizedKeys == null) {
+      missing.add("--authorized-keys");
+    }
+    if (hostKey == null) {
+      missing.add("--host-key");
+    }
+    return missing.isEmpty() ? null : "missing required option" + (missing.size() > 1 ? "s " : " ") + String.join(", ", missing);
   }
 
   @Override
   public Integer call() throws Exception {
     setUpLogging(debug);
+    LOG.info("agent: main" + uptime() + ", " + ProcessHandle.current().info().startInstant()
+        .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis() + " ms after the JVM's start").orElse(""));
     if (!Files.isRegularFile(authorizedKeys)) {
       // not fatal: the file is re-read on each login, so keys written later still work
       LOG.warning("no authorized keys file at " + authorizedKeys + ": every login is refused until it exists");
@@ -96,7 +180,7 @@ public final class Agent implements Callable<Integer>, AgentControl {
     sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> exit.countDown());
     Thread hook = new Thread(() -> stopAll(sshd), "agent-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
-    LOG.info("SSH server listening on " + sshAddress + ":" + sshd.port());
+    LOG.info("SSH server listening on " + sshAddress + ":" + sshd.port() + uptime());
     EngineSupervisor started = awaitStarted();
     if (started == null) {
       Runtime.getRuntime().removeShutdownHook(hook);
@@ -105,6 +189,8 @@ public final class Agent implements Callable<Integer>, AgentControl {
     }
     if (!Readiness.announce(started, ENGINE_READY_TIMEOUT, System.out)) {
       LOG.severe("the engine does not answer /_ping on " + engineSocket + "; not announcing readiness");
+    } else {
+      LOG.info("ready" + uptime());
     }
     exit.await();
     Runtime.getRuntime().removeShutdownHook(hook);
@@ -175,6 +261,16 @@ public final class Agent implements Callable<Integer>, AgentControl {
     exit.countDown();
   }
 
+  /** " at uptime 12.34 s" from the guest's /proc/uptime, to line the log up with init's console lines; "" if unreadable. */
+  static String uptime() {
+    try {
+      String u = Files.readString(Path.of("/proc/uptime"));
+      return " at uptime " + u.substring(0, u.indexOf(' ')) + " s";
+    } catch (IOException | RuntimeException e) {
+      return "";
+    }
+  }
+
   private static void setUpLogging(boolean debug) {
     System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
     Logger root = Logger.getLogger("");
@@ -190,13 +286,5 @@ public final class Agent implements Callable<Integer>, AgentControl {
     NETTY.setLevel(Level.WARNING);
     // SSHD logs every connection at INFO through SLF4J; keep its warnings only
     SSHD.setLevel(debug ? Level.INFO : Level.WARNING);
-  }
-
-  /** Prints Berth's version for --version. */
-  static final class VersionProvider implements CommandLine.IVersionProvider {
-    @Override
-    public String[] getVersion() {
-      return new String[] {"Berth guest agent " + Version.VERSION};
-    }
   }
 }

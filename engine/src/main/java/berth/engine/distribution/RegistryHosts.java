@@ -43,7 +43,11 @@ public final class RegistryHosts {
   private final List<String> insecure;
   private final List<String> mirrors;
   private final Path certsDir;
-  private final HttpClient plain;
+  /**
+   * Made at first use: building an HttpClient sets up the JDK's TLS (trust store, SecureRandom), which took seconds
+   * of an emulated machine's engine start.
+   */
+  private volatile HttpClient plain;
   private final Map<String, HttpClient> clients = new ConcurrentHashMap<>();
   private volatile HttpClient unverified;
 
@@ -64,8 +68,6 @@ public final class RegistryHosts {
     this.insecure = insecure == null ? List.of() : List.copyOf(insecure);
     this.mirrors = mirrors == null ? List.of() : List.copyOf(mirrors);
     this.certsDir = certsDir;
-    this.plain = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NEVER)
-        .build();
   }
 
   /** The endpoints to try for a reference's domain, in order. */
@@ -83,7 +85,7 @@ public final class RegistryHosts {
     if (isInsecure(domain)) {
       // As dockerd: TLS without verifying the certificate first, then plain HTTP.
       out.add(new Endpoint(URI.create("https://" + domain), unverified(), false));
-      out.add(new Endpoint(URI.create("http://" + domain), plain, false));
+      out.add(new Endpoint(URI.create("http://" + domain), plain(), false));
     } else {
       out.add(new Endpoint(URI.create("https://" + domain), client(domain), false));
     }
@@ -138,12 +140,27 @@ public final class RegistryHosts {
     return -1;
   }
 
+  /** The client for plain HTTP and for TLS with the JDK's trust store. */
+  private HttpClient plain() {
+    HttpClient c = plain;
+    if (c == null) {
+      synchronized (this) {
+        c = plain;
+        if (c == null) {
+          c = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NEVER).build();
+          plain = c;
+        }
+      }
+    }
+    return c;
+  }
+
   /** The HTTPS client for a host: the JDK's trust store, plus the CAs of its certs.d folder when it has one. */
   private HttpClient client(String authority) {
     return clients.computeIfAbsent(authority, a -> {
       List<X509Certificate> cas = certsDir == null ? List.of() : readCas(certsDir.resolve(a));
       if (cas.isEmpty()) {
-        return plain;
+        return plain();
       }
       try {
         return HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NEVER)
