@@ -73,16 +73,12 @@ public final class Engine implements Closeable {
     ApiServer server = null;
     ContainerService containers = null;
     NetworkService networks = null;
-    java.util.concurrent.CompletableFuture<NetworkService> networkStart = null;
     try {
       t.mark("data root");
       OverlayLayerStore layers = new OverlayLayerStore(root.layers());
       Builder.recover(root.tmp(), layers);
       Trees.deleteContents(root.tmp());
       EventBus events = new EventBus();
-      // The networks' start (iptables and ip, a process each) overlaps the image store's: on an emulated
-      // machine each takes seconds, and neither needs the other
-      networkStart = startNetworks(root, config, events);
       ImageService images = new ImageService(new LocalContentStore(root.content()), layers,
           new ImageStore(root.images()), events);
       images.setRegistry(new Registry(new RegistryHosts(config.insecureRegistries(), config.registryMirrors(), certsDir)),
@@ -94,8 +90,9 @@ public final class Engine implements Closeable {
           Path.of(config.execRoot()), Path.of("/sys/fs/cgroup"), config.logDriver(), config.logOpts(),
           Boolean.TRUE.equals(config.liveRestore()), Files.isExecutable(tini) ? tini : null);
       t.mark("runtime");
-      networks = awaitNetworks(networkStart);
-      t.mark("networks (the rest)");
+      networks = new NetworkService(root.root().resolve("network"), Path.of(config.execRoot()),
+          config.defaultAddressPools(), events);
+      t.mark("networks");
       VolumeService volumes = new VolumeService(root.volumes(), root.tmp(), events);
       containers = new ContainerService(new ContainerStore(root.containers()), images, layers, events,
           new OciSpecBuilder(OciSpecBuilder.HostFacts.current()), root.containers(), run, networks, volumes);
@@ -128,13 +125,6 @@ public final class Engine implements Closeable {
       LOG.info("started in " + t);
       return new Engine(lock, server, events, containers, id);
     } catch (IOException | RuntimeException e) {
-      if (networks == null && networkStart != null) {
-        try {
-          networks = awaitNetworks(networkStart); // started meanwhile: closed below, never left half-made
-        } catch (IOException | RuntimeException ignored) {
-          // its own start failed and undid itself
-        }
-      }
       if (server != null) {
         server.close();
       }
@@ -145,43 +135,6 @@ public final class Engine implements Closeable {
       }
       lock.close();
       throw e;
-    }
-  }
-
-  private static java.util.concurrent.CompletableFuture<NetworkService> startNetworks(DataRoot root, EngineConfig config,
-      EventBus events) {
-    java.util.concurrent.CompletableFuture<NetworkService> f = new java.util.concurrent.CompletableFuture<>();
-    Thread t = new Thread(() -> {
-      try {
-        f.complete(new NetworkService(root.root().resolve("network"), Path.of(config.execRoot()),
-            config.defaultAddressPools(), events));
-      } catch (Throwable e) {
-        f.completeExceptionally(e);
-      }
-    }, "engine-network-start");
-    t.setDaemon(true);
-    t.start();
-    return f;
-  }
-
-  /** The started network service, or its start's own exception. */
-  private static NetworkService awaitNetworks(java.util.concurrent.CompletableFuture<NetworkService> f)
-      throws IOException {
-    try {
-      return f.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted while the networks start");
-    } catch (java.util.concurrent.ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof IOException io) {
-        throw io;
-      } else if (c instanceof RuntimeException re) {
-        throw re;
-      } else if (c instanceof Error err) {
-        throw err;
-      }
-      throw new IOException(c);
     }
   }
 
