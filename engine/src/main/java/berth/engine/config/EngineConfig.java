@@ -34,6 +34,15 @@ public record EngineConfig(
   public record AddressPool(@JsonProperty("base") String base, @JsonProperty("size") Integer size) {}
 
   public static EngineConfig empty() {
-    return new EngineConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+    return of(null, null, null);
+  }
+
+  /**
+   * Flags that set only a data root, the hosts and live restore; everything else is left to the config file
+   * and the defaults. For embedders (the guest agent) that must not track this record's other components.
+   */
+  public static EngineConfig of(String dataRoot, List<String> hosts, Boolean liveRestore) {
+    return new EngineConfig(dataRoot, null, hosts, null, null, liveRestore, null, null, null, null, null, null, null,
+        null, null, null, null, null, null);
   }
 }

@@ -42,8 +42,7 @@ public final class EngineSupervisor {
    * dockerd does when its host shuts down.
    */
   public static EngineSupervisor start(Path dataRoot, Path socket) throws IOException {
-    EngineConfig flags = new EngineConfig(dataRoot.toString(), null, List.of("unix://" + socket), null, null,
-        Boolean.FALSE, null, null, null, null, null, null, null, null, null, null, null, null);
+    EngineConfig flags = EngineConfig.of(dataRoot.toString(), List.of("unix://" + socket), Boolean.FALSE);
     EngineConfig config;
     try {
       config = ConfigLoader.load(null, flags);
