@@ -131,6 +131,32 @@ public final class Firewall {
     }
   }
 
+  /**
+   * The engine's start in one {@code iptables-save} and one {@code iptables-restore}: what
+   * {@link #enableForwardingSafely}, {@link #setUp} and {@link #addNetwork} for each bridge do one after another
+   * (the FORWARD policy DROP when forwarding was off, Berth's chains flushed and their jumps, every network's
+   * rules), then {@code route_localnet} on the bridges and forwarding on. Under emulation (a guest without KVM)
+   * each iptables process costs the engine's start about a second, and the separate calls made seven.
+   */
+  public void start(List<Bridge> bridges) throws IOException {
+    boolean forwarding = readSysctl("net/ipv4/ip_forward").equals("1");
+    synchronized (LOCK) {
+      Saved saved = parse(save());
+      restore(startBatch(saved, bridges, !forwarding));
+      if (!forwarding) {
+        forwardPolicyBefore = saved.policy("filter", "FORWARD");
+      }
+    }
+    for (Bridge b : bridges) { // after the INPUT rule that closes the hole route_localnet opens
+      if (!b.internal()) {
+        writeSysctl("net/ipv4/conf/" + b.name() + "/route_localnet", "1");
+      }
+    }
+    if (!forwarding) {
+      writeSysctl("net/ipv4/ip_forward", "1");
+    }
+  }
+
   /** Removes every jump and chain setUp made; tolerant of their absence. */
   public void tearDown() throws IOException {
     synchronized (LOCK) {
@@ -198,9 +224,7 @@ public final class Firewall {
    * {@link #tearDown} puts both back as they were.
    */
   void enableForwardingSafely() throws IOException {
-    String now = netns == null ? Files.readString(Path.of("/proc/sys/net/ipv4/ip_forward"))
-        : run(List.of(binary("cat").toString(), "/proc/sys/net/ipv4/ip_forward"), null, "read ip_forward");
-    if (now.strip().equals("1")) {
+    if (readSysctl("net/ipv4/ip_forward").equals("1")) {
       return;
     }
     String rules = run(List.of(binary(iptables).toString(), "-w", "-S", "FORWARD"), null, "iptables -S FORWARD");
@@ -267,6 +291,25 @@ public final class Firewall {
   // ---------------------------------------------------------------- batches (pure, unit-tested)
 
   static String setUpBatch(Saved saved) {
+    return setUpRules(saved).text();
+  }
+
+  /**
+   * setUpBatch, a FORWARD policy of DROP when {@code forwardDrop}, and each bridge's rules as addNetworkBatch
+   * makes them, without its deletions: the chains they would delete from have just been flushed.
+   */
+  static String startBatch(Saved saved, List<Bridge> bridges, boolean forwardDrop) {
+    Batch out = setUpRules(saved);
+    if (forwardDrop) {
+      out.add("filter", ":FORWARD DROP [0:0]"); // with --noflush a built-in chain's line sets only its policy
+    }
+    for (Bridge b : bridges) {
+      networkRules(out, b);
+    }
+    return out.text();
+  }
+
+  private static Batch setUpRules(Saved saved) {
     Batch out = new Batch();
     List<Anchor> missing = new ArrayList<>();
     for (Anchor a : ANCHORS) {
@@ -289,7 +332,7 @@ public final class Firewall {
       out.add(a.table(), (a.top() ? "-I " + a.chain() + " 1 " : "-A " + a.chain() + " ") + a.spec());
     }
     out.add("filter", "-A " + FILTER_PORTS + " " + NO_FORWARDED_LOOPBACK);
-    return out.text();
+    return out;
   }
 
   static String tearDownBatch(Saved saved) {
@@ -327,6 +370,11 @@ public final class Firewall {
         out.add(r.table(), "-D " + r.chain() + " " + r.spec());
       }
     }
+    networkRules(out, b);
+    return out.text();
+  }
+
+  private static void networkRules(Batch out, Bridge b) {
     for (String r : networkNat(b)) {
       out.add("nat", r);
     }
@@ -336,7 +384,6 @@ public final class Firewall {
     for (String r : networkFilterAppend(b)) {
       out.add("filter", r);
     }
-    return out.text();
   }
 
   static String removeNetworkBatch(Saved saved, Bridge b) {
@@ -439,10 +486,17 @@ public final class Firewall {
   static final class Saved {
     private final List<SavedRule> rules;
     private final Map<String, Set<String>> chains;
+    private final Map<String, String> policies;
 
-    Saved(List<SavedRule> rules, Map<String, Set<String>> chains) {
+    Saved(List<SavedRule> rules, Map<String, Set<String>> chains, Map<String, String> policies) {
       this.rules = rules;
       this.chains = chains;
+      this.policies = policies;
+    }
+
+    /** A built-in chain's policy ("ACCEPT" when iptables-save did not print the table, as in a new namespace). */
+    String policy(String table, String chain) {
+      return policies.getOrDefault(table + " " + chain, "ACCEPT");
     }
 
     List<SavedRule> all() {
@@ -467,6 +521,7 @@ public final class Firewall {
   static Saved parse(String save) {
     List<SavedRule> rules = new ArrayList<>();
     Map<String, Set<String>> chains = new HashMap<>();
+    Map<String, String> policies = new HashMap<>();
     String table = null;
     for (String raw : save.split("\n")) {
       String line = raw.strip();
@@ -475,8 +530,11 @@ public final class Firewall {
       } else if (table == null || line.isEmpty() || line.startsWith("#") || line.equals("COMMIT")) {
         continue;
       } else if (line.startsWith(":")) {
-        int sp = line.indexOf(' ');
-        chains.computeIfAbsent(table, t -> new LinkedHashSet<>()).add(line.substring(1, sp < 0 ? line.length() : sp));
+        String[] f = line.substring(1).split(" ");
+        chains.computeIfAbsent(table, t -> new LinkedHashSet<>()).add(f[0]);
+        if (f.length > 1 && !f[1].equals("-")) {
+          policies.put(table + " " + f[0], f[1]);
+        }
       } else if (line.startsWith("-A ") && (table.equals("nat") || table.equals("filter"))) {
         String rest = line.substring(3);
         int sp = rest.indexOf(' ');
@@ -486,7 +544,7 @@ public final class Firewall {
         }
       }
     }
-    return new Saved(rules, chains);
+    return new Saved(rules, chains, policies);
   }
 
   /**
@@ -718,6 +776,12 @@ public final class Firewall {
       }
     }
     return "";
+  }
+
+  private String readSysctl(String key) throws IOException {
+    Path file = Path.of("/proc/sys", key);
+    return (netns == null ? Files.readString(file)
+        : run(List.of(binary("cat").toString(), file.toString()), null, "read " + key.replace('/', '.'))).strip();
   }
 
   private void writeSysctl(String key, String value) throws IOException {

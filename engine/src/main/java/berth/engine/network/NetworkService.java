@@ -126,16 +126,19 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       if (Files.exists(forwarding)) {
         firewall.rememberForwarding(Files.readString(forwarding).strip());
       }
-      firewall.enableForwardingSafely();
-      if (firewall.forwardingChangedFrom() != null && !Files.exists(forwarding)) {
-        AtomicFiles.write(forwarding, firewall.forwardingChangedFrom().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-      }
       predefine();
-      firewall.setUp();
+      List<Firewall.Bridge> bridges = new ArrayList<>();
       for (Network n : networks.values()) {
         if (n.isBridge()) {
-          bringUp(n);
+          Network.Subnet s = n.subnet();
+          Links.ensureBridge(n.bridge(), s.gateway() + "/" + s.cidr().prefix(), n.mtu());
+          ipam.reserve(n.id(), s.gatewayIp());
+          bridges.add(bridgeOf(n));
         }
+      }
+      firewall.start(bridges); // forwarding on safely, Berth's chains, every bridge's rules: one save, one restore
+      if (firewall.forwardingChangedFrom() != null && !Files.exists(forwarding)) {
+        AtomicFiles.write(forwarding, firewall.forwardingChangedFrom().getBytes(java.nio.charset.StandardCharsets.UTF_8));
       }
     } catch (IOException | RuntimeException e) {
       // a half-made service is never closed: its private bind mount of netns/ must not outlive the failed start

@@ -114,10 +114,7 @@ class FirewallIT {
     Firewall.enableForwarding(host);
     assertEquals("1", in(host, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
     fw = new Firewall(host);
-    fw.setUp();
-    fw.addNetwork(BR1);
-    fw.addNetwork(BR2);
-    fw.addNetwork(BR3);
+    fw.start(List.of(BR1, BR2, BR3)); // as the engine starts; the traffic tests below check what it made
   }
 
   @AfterEach
@@ -307,6 +304,37 @@ class FirewallIT {
     Firewall g = new Firewall(host);
     g.enableForwardingSafely();
     assertEquals("1", in(host, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
+  }
+
+  @Test
+  void theEnginesOneBatchStartMakesWhatItsStepsMakeOneAfterAnother() throws Exception {
+    String started = rules(save());
+    fw.tearDown();
+    fw.setUp();
+    fw.addNetwork(BR1);
+    fw.addNetwork(BR2);
+    fw.addNetwork(BR3);
+    assertEquals(started, rules(save()));
+    fw.start(List.of(BR1, BR2, BR3)); // again, over its own rules: flushed and made once more, not doubled
+    assertEquals(started, rules(save()));
+
+    Path fresh = netns("fresh"); // a host with forwarding off and FORWARD ACCEPT
+    in(fresh, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward");
+    Firewall f = new Firewall(fresh);
+    f.start(List.of());
+    assertEquals("1", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
+    assertTrue(in(fresh, "iptables", "-w", "-S", "FORWARD").contains("-P FORWARD DROP"));
+    assertEquals("ACCEPT", f.forwardingChangedFrom());
+    f.tearDown();
+    assertEquals("0", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
+    assertTrue(in(fresh, "iptables", "-w", "-S", "FORWARD").contains("-P FORWARD ACCEPT"));
+    assertFalse(in(fresh, "iptables-save").contains("BERTH"));
+  }
+
+  /** iptables-save without its comments and packet counters. */
+  private static String rules(String save) {
+    return save.lines().filter(l -> !l.startsWith("#")).map(l -> l.replaceAll(" \\[\\d+:\\d+\\]$", ""))
+        .collect(java.util.stream.Collectors.joining("\n"));
   }
 
   @Test

@@ -116,6 +116,34 @@ class FirewallTest {
   }
 
   @Test
+  void theEnginesStartIsOneBatchWithTheForwardPolicyAndEveryNetworksRulesAfterTheFlush() {
+    Firewall.Saved full = Firewall.parse(FULL);
+    String batch = Firewall.startBatch(full, List.of(BR1, BR3), false);
+    String setUp = Firewall.setUpBatch(full);
+    assertFalse(batch.contains("-D "), "the flush already emptied what addNetwork would delete: " + batch);
+    assertFalse(batch.contains(":FORWARD "), "forwarding was on: the policy stays: " + batch);
+    for (String line : Firewall.addNetworkBatch(Firewall.parse(SET_UP), BR1).split("\n")) {
+      assertTrue(batch.contains(line + "\n"), line + " missing from " + batch);
+    }
+    assertTrue(batch.contains("-I BERTH-FORWARD 1 ! -i br3 -o br3 -j DROP\n"), batch);
+    // each table's rules come after the flush of Berth's chains in that table
+    assertTrue(batch.indexOf(":BERTH-FORWARD - [0:0]") < batch.indexOf("-I BERTH-FORWARD 1"), batch);
+    assertTrue(batch.indexOf(":BERTH-POSTROUTING - [0:0]") < batch.indexOf("-A BERTH-POSTROUTING"), batch);
+    assertEquals(setUp.lines().count() + 3 + 7 + 3, batch.lines().count(), batch);
+
+    String fresh = Firewall.startBatch(Firewall.parse(EMPTY), List.of(BR1), true);
+    assertEquals(1, count(fresh, ":FORWARD DROP [0:0]\n"), fresh);
+    assertTrue(fresh.indexOf("*filter") < fresh.indexOf(":FORWARD DROP"), fresh);
+  }
+
+  @Test
+  void theForwardPolicyIsReadFromTheSave() {
+    assertEquals("ACCEPT", Firewall.parse(EMPTY).policy("filter", "FORWARD"));
+    assertEquals("DROP", Firewall.parse(SET_UP).policy("filter", "FORWARD"));
+    assertEquals("ACCEPT", Firewall.parse("").policy("filter", "FORWARD"), "a namespace with no rules printed nothing");
+  }
+
+  @Test
   void setUpAgainOnlyFlushesTheChains() {
     assertEquals("""
         *nat
