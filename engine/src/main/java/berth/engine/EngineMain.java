@@ -5,79 +5,185 @@ import berth.engine.config.EngineConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.logging.SimpleFormatter;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
-/** {@code berth engine}: runs the engine in the foreground until SIGTERM or SIGINT. */
-@Command(name = "berth engine", mixinStandardHelpOptions = true, versionProvider = EngineMain.VersionProvider.class,
-    description = "Runs the Berth container engine in the foreground (a dockerd-compatible API on a unix socket).")
-public final class EngineMain implements Callable<Integer> {
-  @Option(names = "--data-root", description = "Root of the engine's state (default /var/lib/berth)")
+/**
+ * {@code berth engine}: runs the engine in the foreground until SIGTERM or SIGINT.
+ *
+ * <p>It reads its own command line rather than through picocli: picocli's classes (700 KiB of class files,
+ * and the reflective model it builds) stayed loaded for the engine's whole life and cost about 1.5 MiB of its
+ * idle memory, whose budget is 64 MiB (engine/README.md, "Memory and speed"). The flags are dockerd's.
+ */
+public final class EngineMain {
+  static final String USAGE = """
+      Usage: berth engine [OPTIONS]
+      Runs the Berth container engine in the foreground (a dockerd-compatible API on a unix socket).
+
+        --data-root DIR               Root of the engine's state (default /var/lib/berth)
+        --exec-root DIR               Root of running containers' sockets and state (default /run/berth/exec)
+        -H, --host ADDR               Address to listen on: unix:///path or tcp://host:port (repeatable)
+        --config-file FILE            A daemon.json-style configuration file
+                                      (default /etc/berth/daemon.json if present)
+        -D, --debug                   Debug logging
+        --log-driver NAME             Default log driver for containers (json-file, local, none)
+        --log-opt KEY=VALUE           Default log driver option (repeatable)
+        --live-restore                Keep containers running while the engine is down
+        --insecure-registry HOST      A registry reached over HTTP or unverified TLS (repeatable)
+        --registry-mirror URL         A mirror of Docker Hub (repeatable)
+        --max-concurrent-downloads N  How many layers a pull downloads at once (default 3)
+        --max-concurrent-uploads N    How many layers a push uploads at once (default 5)
+        --tlsverify                   Require client certificates on TCP listeners
+        --tlscacert FILE              CA that client certificates must chain to
+        --tlscert FILE                Server certificate
+        --tlskey FILE                 Server key (PKCS#8 PEM)
+        -p, --pidfile FILE            Write the engine's pid here
+        -h, --help                    Print this help and exit
+        -V, --version                 Print the version and exit
+      """;
+
   String dataRoot;
-
-  @Option(names = "--exec-root", description = "Root of running containers' sockets and state (default /run/berth/exec)")
   String execRoot;
-
-  @Option(names = {"-H", "--host"}, description = "Address to listen on: unix:///path or tcp://host:port (repeatable)")
   List<String> hosts;
-
-  @Option(names = "--config-file", description = "A daemon.json-style configuration file (default /etc/berth/daemon.json if present)")
   Path configFile;
-
-  @Option(names = {"-D", "--debug"}, description = "Debug logging")
   Boolean debug;
-
-  @Option(names = "--log-driver", description = "Default log driver for containers (json-file, local, none)")
   String logDriver;
-
-  @Option(names = "--log-opt", description = "Default log driver option key=value (repeatable)")
   Map<String, String> logOpts;
-
-  @Option(names = "--live-restore", description = "Keep containers running while the engine is down")
   Boolean liveRestore;
-
-  @Option(names = "--insecure-registry", description = "A registry reached over HTTP or unverified TLS (repeatable)")
   List<String> insecureRegistries;
-
-  @Option(names = "--registry-mirror", description = "A mirror of Docker Hub (repeatable)")
   List<String> registryMirrors;
-
-  @Option(names = "--max-concurrent-downloads", description = "How many layers a pull downloads at once (default 3)")
   Integer maxConcurrentDownloads;
-
-  @Option(names = "--max-concurrent-uploads", description = "How many layers a push uploads at once (default 5)")
   Integer maxConcurrentUploads;
-
-  @Option(names = "--tlsverify", description = "Require client certificates on TCP listeners")
   Boolean tlsVerify;
-
-  @Option(names = "--tlscacert", description = "CA that client certificates must chain to")
   String tlsCaCert;
-
-  @Option(names = "--tlscert", description = "Server certificate")
   String tlsCert;
-
-  @Option(names = "--tlskey", description = "Server key (PKCS#8 PEM)")
   String tlsKey;
-
-  @Option(names = {"-p", "--pidfile"}, description = "Write the engine's pid here")
   String pidFile;
 
-  public static void main(String[] args) {
-    System.exit(new CommandLine(new EngineMain()).execute(args));
+  public static void main(String[] args) throws Exception {
+    EngineMain main = new EngineMain();
+    String wrong = main.parse(args);
+    if (wrong == null) {
+      System.exit(main.call());
+    }
+    if (!wrong.isEmpty()) {
+      System.err.println("berth engine: " + wrong + "\nSee 'berth engine --help'.");
+      System.exit(2);
+    }
   }
 
-  @Override
-  public Integer call() throws Exception {
+  /**
+   * Reads the command line into the fields: null when it is complete, "" after printing help or the version,
+   * otherwise what is wrong with it. Values come as {@code --flag value} or {@code --flag=value}; switches take
+   * an optional {@code =true|false}, as dockerd's do.
+   */
+  String parse(String... args) {
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      String name = a;
+      String value = null;
+      int eq = a.indexOf('=');
+      if (a.startsWith("-") && eq > 0) {
+        name = a.substring(0, eq);
+        value = a.substring(eq + 1);
+      }
+      switch (name) {
+        case "-h", "--help" -> {
+          System.out.print(USAGE);
+          return "";
+        }
+        case "-V", "--version" -> {
+          System.out.println("Berth engine " + Version.VERSION);
+          return "";
+        }
+        case "-D", "--debug", "--live-restore", "--tlsverify" -> {
+          Boolean on = value == null || value.equalsIgnoreCase("true") ? Boolean.TRUE
+              : value.equalsIgnoreCase("false") ? Boolean.FALSE : null;
+          if (on == null) {
+            return name + " takes true or false, not " + value;
+          }
+          switch (name) {
+            case "--live-restore" -> liveRestore = on;
+            case "--tlsverify" -> tlsVerify = on;
+            default -> debug = on;
+          }
+        }
+        case "--data-root", "--exec-root", "-H", "--host", "--config-file", "--log-driver", "--log-opt",
+            "--insecure-registry", "--registry-mirror", "--max-concurrent-downloads", "--max-concurrent-uploads",
+            "--tlscacert", "--tlscert", "--tlskey", "-p", "--pidfile" -> {
+          if (value == null) {
+            if (i + 1 >= args.length) {
+              return "flag needs an argument: " + name;
+            }
+            value = args[++i];
+          }
+          String wrong = set(name, value);
+          if (wrong != null) {
+            return wrong;
+          }
+        }
+        default -> {
+          return a.startsWith("-") ? "unknown flag: " + a : "unexpected argument: " + a;
+        }
+      }
+    }
+    return null;
+  }
+
+  private String set(String name, String value) {
+    switch (name) {
+      case "--data-root" -> dataRoot = value;
+      case "--exec-root" -> execRoot = value;
+      case "-H", "--host" -> hosts = add(hosts, value);
+      case "--config-file" -> configFile = Path.of(value);
+      case "--log-driver" -> logDriver = value;
+      case "--log-opt" -> {
+        int eq = value.indexOf('=');
+        if (eq <= 0) {
+          return "--log-opt wants key=value, not " + value;
+        }
+        if (logOpts == null) {
+          logOpts = new LinkedHashMap<>();
+        }
+        logOpts.put(value.substring(0, eq), value.substring(eq + 1));
+      }
+      case "--insecure-registry" -> insecureRegistries = add(insecureRegistries, value);
+      case "--registry-mirror" -> registryMirrors = add(registryMirrors, value);
+      case "--max-concurrent-downloads", "--max-concurrent-uploads" -> {
+        int n;
+        try {
+          n = Integer.parseInt(value);
+        } catch (NumberFormatException e) {
+          return name + " wants a number, not " + value;
+        }
+        if (name.equals("--max-concurrent-downloads")) {
+          maxConcurrentDownloads = n;
+        } else {
+          maxConcurrentUploads = n;
+        }
+      }
+      case "--tlscacert" -> tlsCaCert = value;
+      case "--tlscert" -> tlsCert = value;
+      case "--tlskey" -> tlsKey = value;
+      default -> pidFile = value;
+    }
+    return null;
+  }
+
+  private static List<String> add(List<String> list, String value) {
+    List<String> out = list == null ? new ArrayList<>() : list;
+    out.add(value);
+    return out;
+  }
+
+  int call() throws Exception {
     EngineConfig flags = new EngineConfig(dataRoot, execRoot, hosts, logDriver, logOpts, liveRestore, insecureRegistries,
         registryMirrors, null, debug, null, tlsVerify, tlsCaCert, tlsCert, tlsKey, pidFile, maxConcurrentDownloads,
         maxConcurrentUploads, null);
@@ -144,13 +250,5 @@ public final class EngineMain implements Callable<Integer> {
     Logger.getLogger("berth").setLevel(debug ? Level.FINE : Level.INFO);
     root.setLevel(Level.INFO);
     Logger.getLogger("io.netty").setLevel(Level.WARNING);
-  }
-
-  /** Prints Berth's version for --version. */
-  static final class VersionProvider implements CommandLine.IVersionProvider {
-    @Override
-    public String[] getVersion() {
-      return new String[] {"Berth engine " + Version.VERSION};
-    }
   }
 }
