@@ -7,14 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import berth.engine.testing.DockerCli;
 import berth.engine.testing.DockerCli.Result;
 import berth.engine.testing.EngineProcess;
-import berth.engine.testing.RequiresRoot;
-import berth.engine.testing.TestImages;
+import berth.engine.testing.EngineWithBusybox;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -36,23 +34,24 @@ import org.junit.jupiter.api.Timeout;
 @Tag("root")
 @Timeout(value = 240)
 class BuildCacheCliIT {
+  static EngineWithBusybox env;
   static EngineProcess engine;
   static DockerCli docker;
   static Path fixtures;
 
   @BeforeAll
   static void setUp() throws IOException {
-    RequiresRoot.check();
-    fixtures = Files.createTempDirectory("berth-e2e-buildcache-");
-    TestImages.busybox(fixtures.resolve("busybox.tar"), "busybox:latest");
-    engine = EngineProcess.start();
-    docker = new DockerCli(engine).timeout(Duration.ofSeconds(120));
-    docker.run("load", "-q", "-i", fixtures.resolve("busybox.tar").toString()).assertOk();
+    env = EngineWithBusybox.start("berth-e2e-buildcache-", List.of());
+    engine = env.engine;
+    docker = env.docker;
+    fixtures = env.fixtures;
   }
 
   @AfterAll
   static void tearDown() throws IOException {
-    EngineProcess.closeAll(docker, engine, fixtures);
+    if (env != null) {
+      env.close();
+    }
   }
 
   @AfterEach
@@ -61,11 +60,7 @@ class BuildCacheCliIT {
   }
 
   private static Path context(Map<String, String> files) throws IOException {
-    Path dir = Files.createTempDirectory(fixtures, "ctx-");
-    for (Map.Entry<String, String> f : files.entrySet()) {
-      Files.writeString(dir.resolve(f.getKey()), f.getValue());
-    }
-    return dir;
+    return env.context(files);
   }
 
   private static Result build(DockerCli d, Path ctx, String... extra) {

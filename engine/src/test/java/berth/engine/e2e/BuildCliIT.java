@@ -8,14 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import berth.engine.testing.DockerCli;
 import berth.engine.testing.DockerCli.Result;
 import berth.engine.testing.EngineProcess;
-import berth.engine.testing.RequiresRoot;
-import berth.engine.testing.TestImages;
+import berth.engine.testing.EngineWithBusybox;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -36,23 +34,24 @@ import org.junit.jupiter.api.Timeout;
 @Tag("root")
 @Timeout(value = 180)
 class BuildCliIT {
+  static EngineWithBusybox env;
   static EngineProcess engine;
   static DockerCli docker;
   static Path fixtures;
 
   @BeforeAll
   static void setUp() throws IOException {
-    RequiresRoot.check();
-    fixtures = Files.createTempDirectory("berth-e2e-build-");
-    TestImages.busybox(fixtures.resolve("busybox.tar"), "busybox:latest");
-    engine = EngineProcess.start();
-    docker = new DockerCli(engine).timeout(Duration.ofSeconds(120));
-    docker.run("load", "-q", "-i", fixtures.resolve("busybox.tar").toString()).assertOk();
+    env = EngineWithBusybox.start("berth-e2e-build-", List.of());
+    engine = env.engine;
+    docker = env.docker;
+    fixtures = env.fixtures;
   }
 
   @AfterAll
   static void tearDown() throws IOException {
-    EngineProcess.closeAll(docker, engine, fixtures);
+    if (env != null) {
+      env.close();
+    }
   }
 
   @AfterEach
@@ -60,15 +59,8 @@ class BuildCliIT {
     docker.removeAllContainers().assertOk();
   }
 
-  /** A fresh context directory with these files (path → content). */
   private static Path context(Map<String, String> files) throws IOException {
-    Path dir = Files.createTempDirectory(fixtures, "ctx-");
-    for (Map.Entry<String, String> f : files.entrySet()) {
-      Path p = dir.resolve(f.getKey());
-      Files.createDirectories(p.getParent());
-      Files.writeString(p, f.getValue());
-    }
-    return dir;
+    return env.context(files);
   }
 
   private Result build(Path ctx, String... extra) {
