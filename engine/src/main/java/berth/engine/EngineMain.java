@@ -85,15 +85,9 @@ public final class EngineMain {
    * an optional {@code =true|false}, as dockerd's do.
    */
   String parse(String... args) {
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      String name = a;
-      String value = null;
-      int eq = a.indexOf('=');
-      if (a.startsWith("-") && eq > 0) {
-        name = a.substring(0, eq);
-        value = a.substring(eq + 1);
-      }
+    Flags flags = new Flags(args);
+    while (flags.next()) {
+      String name = flags.name();
       switch (name) {
         case "-h", "--help" -> {
           System.out.print(USAGE);
@@ -104,10 +98,9 @@ public final class EngineMain {
           return "";
         }
         case "-D", "--debug", "--live-restore", "--tlsverify" -> {
-          Boolean on = value == null || value.equalsIgnoreCase("true") ? Boolean.TRUE
-              : value.equalsIgnoreCase("false") ? Boolean.FALSE : null;
+          Boolean on = flags.on();
           if (on == null) {
-            return name + " takes true or false, not " + value;
+            return name + " takes true or false, not " + flags.inline();
           }
           switch (name) {
             case "--live-restore" -> liveRestore = on;
@@ -118,19 +111,14 @@ public final class EngineMain {
         case "--data-root", "--exec-root", "-H", "--host", "--config-file", "--log-driver", "--log-opt",
             "--insecure-registry", "--registry-mirror", "--max-concurrent-downloads", "--max-concurrent-uploads",
             "--tlscacert", "--tlscert", "--tlskey", "-p", "--pidfile" -> {
-          if (value == null) {
-            if (i + 1 >= args.length) {
-              return "flag needs an argument: " + name;
-            }
-            value = args[++i];
-          }
-          String wrong = set(name, value);
+          String value = flags.value();
+          String wrong = value == null ? "flag needs an argument: " + name : set(name, value);
           if (wrong != null) {
             return wrong;
           }
         }
         default -> {
-          return a.startsWith("-") ? "unknown flag: " + a : "unexpected argument: " + a;
+          return name.startsWith("-") ? "unknown flag: " + name : "unexpected argument: " + name;
         }
       }
     }

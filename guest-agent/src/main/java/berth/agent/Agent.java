@@ -4,6 +4,7 @@ import berth.agent.engine.EngineSupervisor;
 import berth.agent.ready.Readiness;
 import berth.agent.sshd.AgentControl;
 import berth.agent.sshd.AgentSshServer;
+import berth.engine.Flags;
 import berth.engine.Version;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -89,15 +90,9 @@ public final class Agent implements Callable<Integer>, AgentControl {
    * start seconds, and its classes cannot go into the class-data archive.)
    */
   String parse(String... args) {
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      String name = a;
-      String value = null;
-      int eq = a.indexOf('=');
-      if (a.startsWith("--") && eq > 0) {
-        name = a.substring(0, eq);
-        value = a.substring(eq + 1);
-      }
+    Flags flags = new Flags(args);
+    while (flags.next()) {
+      String name = flags.name();
       switch (name) {
         case "-h", "--help" -> {
           System.out.println(USAGE);
@@ -109,11 +104,9 @@ public final class Agent implements Callable<Integer>, AgentControl {
         }
         case "-D", "--debug" -> debug = true;
         case "--data-root", "--engine-socket", "--authorized-keys", "--host-key", "--ssh-port", "--ssh-address" -> {
+          String value = flags.value();
           if (value == null) {
-            if (i + 1 >= args.length) {
-              return "missing value for " + name;
-            }
-            value = args[++i];
+            return "missing value for " + name;
           }
           switch (name) {
             case "--data-root" -> dataRoot = Path.of(value);
@@ -131,7 +124,7 @@ public final class Agent implements Callable<Integer>, AgentControl {
           }
         }
         default -> {
-          return "unknown option " + a;
+          return "unknown option " + name;
         }
       }
     }
