@@ -164,11 +164,16 @@ acpid -c /etc/acpi -l /run/berth/acpid.log -p /run/berth/acpid.pid 2>/dev/null \
 
 # The agent, under tini (a subreaper, so orphaned processes are reaped) as a child of this init. Its heap is
 # a quarter of the memory, at most 512 MiB; C1 only and serial GC start fastest on a small emulated machine.
+# The class-data archive is mapped where it was dumped (ArchiveRelocationMode=0; Debian's JDK 17 defaults to
+# relocating it at every start, rewriting every pointer in it: on the host that doubles `java -version`'s time,
+# 0.1 s more, and under emulation it costs the guest's start far more). Where that address is taken the JVM
+# still relocates.
 if [ $data_ok = yes ]; then
   mem_mib=$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)
   heap=$((mem_mib / 4)); [ $heap -gt 512 ] && heap=512; [ $heap -lt 64 ] && heap=64
   JFLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx${heap}m -XX:-UsePerfData -Djava.io.tmpdir=/tmp"
-  [ -f /opt/berth/app.jsa ] && JFLAGS="$JFLAGS -XX:SharedArchiveFile=/opt/berth/app.jsa"
+  [ -f /opt/berth/app.jsa ] && JFLAGS="$JFLAGS -XX:SharedArchiveFile=/opt/berth/app.jsa \
+    -XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0"
   CP=/opt/berth/lib/*
   [ -f /opt/berth/classpath ] && CP="$(cat /opt/berth/classpath)"
   say "agent: starting"
