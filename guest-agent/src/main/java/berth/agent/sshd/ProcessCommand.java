@@ -11,13 +11,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.logging.Logger;
 import org.apache.sshd.server.Environment;
+import org.apache.sshd.server.Signal;
 import org.apache.sshd.server.channel.ChannelSession;
 
 /**
  * A guest process for an exec or shell request: {@code /bin/sh -c COMMAND} (or an interactive {@code /bin/sh})
  * with the channel's stdin, stdout, stderr and the process's exit status. When the client asked for a pty, the
  * process gets a real one through util-linux {@code script} (stdout and stderr then arrive merged, as over any
- * pty); without {@code script} it runs without one and says so on stderr.
+ * pty); without {@code script} it runs without one and says so on stderr. A client's window-change (a resized
+ * terminal on the host) resizes that pty, so full-screen programs redraw at the new size.
  */
 final class ProcessCommand extends StreamCommand {
   private static final Logger LOG = Logger.getLogger(ProcessCommand.class.getName());
@@ -58,6 +60,9 @@ final class ProcessCommand extends StreamCommand {
     copy(clientEnv, pe, Environment.ENV_LINES, "BERTH_LINES");
     copy(clientEnv, pe, "LANG", "LANG");
     process = pb.start();
+    if (pty) {
+      env.addSignalListener((ch, signal) -> resize(env.getEnv()), Signal.WINCH);
+    }
     if (wantPty && !pty) {
       err.write(("berth-agent: no pty (" + SCRIPT + " is missing); running without one\n").getBytes(StandardCharsets.UTF_8));
       err.flush();
@@ -72,6 +77,31 @@ final class ProcessCommand extends StreamCommand {
         e.join();
         exit.onExit(status);
       } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+      }
+    });
+  }
+
+  /**
+   * Gives the pty the window size the client now reports: {@code stty -F} on the terminal of script's child (the
+   * kernel then signals its foreground process group, as a local terminal's resize does).
+   */
+  private void resize(Map<String, String> clientEnv) {
+    String cols = clientEnv.get(Environment.ENV_COLUMNS);
+    String rows = clientEnv.get(Environment.ENV_LINES);
+    if (cols == null || rows == null || !cols.matches("\\d{1,5}") || !rows.matches("\\d{1,5}")) {
+      return;
+    }
+    process.children().findFirst().ifPresent(shell -> {
+      try {
+        Path tty = Files.readSymbolicLink(Path.of("/proc", Long.toString(shell.pid()), "fd", "0"));
+        if (tty.startsWith("/dev/pts/")) {
+          new ProcessBuilder("stty", "-F", tty.toString(), "cols", cols, "rows", rows)
+              .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+        }
+      } catch (IOException e) {
+        LOG.fine("window change not applied: " + e.getMessage());
+      } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
     });

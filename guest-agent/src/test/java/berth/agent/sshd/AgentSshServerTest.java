@@ -4,9 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -16,6 +19,7 @@ import java.util.List;
 import org.apache.sshd.client.SshClient;
 import org.apache.sshd.client.channel.ChannelDirectTcpip;
 import org.apache.sshd.client.channel.ChannelExec;
+import org.apache.sshd.client.channel.ChannelShell;
 import org.apache.sshd.client.channel.ClientChannelEvent;
 import org.apache.sshd.client.config.hosts.HostConfigEntryResolver;
 import org.apache.sshd.client.keyverifier.AcceptAllServerKeyVerifier;
@@ -114,6 +118,41 @@ class AgentSshServerTest {
       assertEquals(4, ch.getExitStatus());
       assertEquals("out\n", out.toString());
       assertEquals("err\n", err.toString());
+    }
+  }
+
+  @Test
+  void aShellsPtyFollowsTheClientsWindowSize() throws Exception {
+    assumeTrue(Files.isExecutable(ProcessCommand.SCRIPT), "util-linux script gives shells their pty");
+    try (ClientSession s = login(allowed, null); ChannelShell ch = s.createShellChannel()) {
+      ch.setPtyType("xterm");
+      ch.setPtyColumns(80);
+      ch.setPtyLines(24);
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      ch.setOut(out);
+      ch.setErr(out);
+      ch.open().verify(Duration.ofSeconds(10));
+      OutputStream in = ch.getInvertedIn();
+      in.write("stty size\n".getBytes(StandardCharsets.US_ASCII));
+      in.flush();
+      awaitOutput(out, "24 80");
+      ch.sendWindowChange(132, 43); // the terminal on the host was resized
+      in.write("stty size\n".getBytes(StandardCharsets.US_ASCII));
+      in.flush();
+      awaitOutput(out, "43 132");
+      in.write("exit\n".getBytes(StandardCharsets.US_ASCII));
+      in.flush();
+      ch.waitFor(EnumSet.of(ClientChannelEvent.CLOSED), Duration.ofSeconds(20));
+    }
+  }
+
+  private static void awaitOutput(ByteArrayOutputStream out, String expected) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (!out.toString(StandardCharsets.US_ASCII).contains(expected)) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("no \"" + expected + "\" in the shell's output: " + out);
+      }
+      Thread.sleep(50);
     }
   }
 
