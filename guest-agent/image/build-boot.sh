@@ -146,7 +146,7 @@ tools=(
   usr/sbin/runc=usr/sbin/runc usr/bin/tini-static=usr/bin/tini-static
   usr/sbin/xtables-nft-multi=usr/sbin/xtables-nft-multi usr/sbin/xtables-legacy-multi=usr/sbin/xtables-legacy-multi
   usr/sbin/ip=bin/ip usr/bin/unshare=usr/bin/unshare usr/bin/nsenter=usr/bin/nsenter usr/bin/ps=bin/ps
-  usr/sbin/mke2fs=sbin/mke2fs usr/sbin/e2fsck=sbin/e2fsck
+  usr/sbin/mke2fs=sbin/mke2fs usr/sbin/e2fsck=sbin/e2fsck usr/sbin/resize2fs=sbin/resize2fs
   etc/mke2fs.conf=etc/mke2fs.conf etc/protocols=etc/protocols etc/services=etc/services
 )
 for t in "${tools[@]}"; do

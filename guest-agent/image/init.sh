@@ -128,6 +128,17 @@ if [ -n "$DATA" ]; then
     if [ $data_ok = yes ]; then
       if mount -t ext4 -o noatime "$DATA" /var/lib/berth; then
         say "data disk: $DATA mounted at /var/lib/berth"
+        # a disk the host has grown (berth start --disk) is filled by the file system, online; the size it was
+        # last grown to is kept on the disk, so a boot without a change runs nothing
+        sectors="$(cat "/sys/block/${DATA##*/}/size")"
+        if [ "$sectors" != "$(cat /var/lib/berth/agent/disk-sectors 2>/dev/null)" ]; then
+          if resize2fs "$DATA" >/run/berth/resize2fs.log 2>&1; then
+            mkdir -p /var/lib/berth/agent && echo "$sectors" > /var/lib/berth/agent/disk-sectors
+            say "data disk: the file system fills $DATA ($((sectors / 2048)) MiB)"
+          else
+            cat /run/berth/resize2fs.log; say "FAILED data disk: resize2fs $DATA (the file system keeps its size)"
+          fi
+        fi
       else
         say "FAILED data disk: mount $DATA"; data_ok=no
       fi

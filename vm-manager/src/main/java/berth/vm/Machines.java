@@ -51,8 +51,54 @@ public final class Machines {
     } else if (m.config().driver() != null && !m.config().driver().equals(driver.name())) {
       throw new MachineException(Kind.CONFLICT, "machine \"" + name + "\" uses the " + m.config().driver()
           + " driver, not " + driver.name());
+    } else {
+      m = resize(m, overrides);
     }
     return m;
+  }
+
+  /**
+   * An existing machine given other CPUs, memory, disk size or accelerator (as Docker Desktop's resource settings
+   * do): the new values are validated and kept, and the next boot uses them (the driver grows the data disk, the
+   * guest its file system). Only a stopped machine changes (CONFLICT while it runs); its data disk never shrinks
+   * (INVALID).
+   */
+  private Machine resize(Machine m, MachineConfig overrides) throws IOException {
+    MachineConfig now = m.config();
+    MachineConfig wanted = MachineConfigs.fill(overrides, now);
+    if (wanted.equals(now)) {
+      return m;
+    }
+    wanted = driver.configure(m.name(), wanted); // INVALID with the reasons for a bad value
+    java.util.List<String> changes = new java.util.ArrayList<>();
+    if (!java.util.Objects.equals(wanted.cpus(), now.cpus())) {
+      changes.add("CPUs " + now.cpus() + " to " + wanted.cpus());
+    }
+    if (MachineConfigs.bytes(wanted.memory()) != MachineConfigs.bytes(now.memory())) {
+      changes.add("memory " + now.memory() + " to " + wanted.memory());
+    }
+    if (MachineConfigs.bytes(wanted.disk()) != MachineConfigs.bytes(now.disk())) {
+      changes.add("disk " + now.disk() + " to " + wanted.disk());
+    }
+    if (!java.util.Objects.equals(wanted.accel(), now.accel())) {
+      changes.add("accelerator " + now.accel() + " to " + wanted.accel());
+    }
+    if (changes.isEmpty()) {
+      return m;
+    }
+    MachineStatus status = driver.status(m).status();
+    if (status != MachineStatus.STOPPED && status != MachineStatus.BROKEN) {
+      throw new MachineException(Kind.CONFLICT, "machine \"" + m.name() + "\" is " + status.wire() + ": stop it to change "
+          + String.join(", ", changes) + " (berth stop)");
+    }
+    if (wanted.diskBytes() < now.diskBytes()) {
+      throw new MachineException(Kind.INVALID, "the data disk of machine \"" + m.name() + "\" cannot shrink ("
+          + now.disk() + " to " + wanted.disk() + "): its contents would not fit; delete the machine to start smaller");
+    }
+    Machine changed = new Machine(m.name(), m.dir(), wanted);
+    store.save(changed);
+    LOG.info("machine " + m.name() + ": " + String.join(", ", changes));
+    return changed;
   }
 
   /**

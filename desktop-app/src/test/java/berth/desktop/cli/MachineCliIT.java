@@ -120,16 +120,32 @@ class MachineCliIT {
       assertTrue(status.stdout().contains("\"status\":\"running\"") && status.stdout().contains("\"api\":true"),
           status.toString());
 
+      // resources change only while stopped
+      Result busy = berth("start", "--memory", "1536MiB");
+      assertEquals(1, busy.exitCode(), busy.toString());
+      assertTrue(busy.stderr().contains("is running: stop it to change memory 1GiB to 1536MiB"), busy.toString());
+
       Result stop = berth("stop");
       assertEquals(0, stop.exitCode(), stop.toString());
       assertFalse(Files.exists(sock), "the API socket is removed when the machine stops");
       assertTrue(console().contains("BERTH-GUEST agent: exited 0"), "a clean stop, not a forced one:" + console());
       assertTrue(berth("status").stdout().contains("stopped"));
 
-      // the data disk kept the image
-      assertEquals(0, berth("start").exitCode(), console());
+      // a disk does not shrink; more memory and a bigger disk take effect at this start, and the data disk keeps
+      // the image
+      Result shrink = berth("start", "--disk", "1GiB");
+      assertEquals(1, shrink.exitCode(), shrink.toString());
+      assertTrue(shrink.stderr().contains("cannot shrink (2GiB to 1GiB)"), shrink.toString());
+      assertTrue(berth("status").stdout().contains("stopped"), "a refused change boots nothing");
+      assertEquals(0, berth("start", "--memory", "1536MiB", "--disk", "3GiB").exitCode(), console());
       assertTrue(docker.run("images", "--format", "{{.Repository}}:{{.Tag}}").assertOk().lines()
           .contains("busybox:latest"));
+      long memTotal = Long.parseLong(docker.run("info", "--format", "{{.MemTotal}}").assertOk().out());
+      assertTrue(memTotal > 1200L << 20, "the guest has the new memory: " + memTotal);
+      Result df = berth("ssh", "df", "-k", "/var/lib/berth");
+      assertEquals(0, df.exitCode(), df.toString());
+      long kib = Long.parseLong(df.stdout().lines().reduce((a, b) -> b).orElseThrow().trim().split("\\s+")[1]);
+      assertTrue(kib > 2_700_000, "the file system grew with the disk: " + df.stdout() + console());
 
       // killed from outside: status says so, start recovers
       long qemu = Long.parseLong(Files.readString(Path.of("/run/libvirt/qemu/berth-default.pid")).strip());

@@ -14,10 +14,13 @@ import berth.vm.driver.SshEndpoint;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -188,6 +191,7 @@ public final class LibvirtDriver implements MachineDriver {
         if (!problems.isEmpty()) {
           throw MachineException.of(Kind.BROKEN, "machine " + quote(m.name()) + " cannot start", problems);
         }
+        growDataDisk(m);
         BootImage boot = BootImage.in(bootImage);
         String type = domainType(m.config().accel(), boot.kernel());
         rotateConsoleLog(m);
@@ -448,6 +452,37 @@ public final class LibvirtDriver implements MachineDriver {
     if (foreign.isPresent()) {
       throw new MachineException(Kind.CONFLICT, foreign.get());
     }
+  }
+
+  /**
+   * Grows the data disk to the configured size when the machine was given a larger one since (berth start --disk);
+   * the guest's init grows its file system at boot. Disks never shrink (Machines refuses that).
+   */
+  private static void growDataDisk(Machine m) throws IOException {
+    Path disk = m.dir().dataDisk();
+    long want = m.config().diskBytes();
+    if (qcow2Size(disk) >= want) {
+      return;
+    }
+    Tools.Result r = Tools.run(List.of(QEMU_IMG, "resize", "-q", "-f", "qcow2", disk.toString(), Long.toString(want)), 60);
+    if (r.exit() != 0) {
+      throw new IOException("qemu-img could not grow the data disk " + disk + " to " + m.config().disk() + ": "
+          + r.output());
+    }
+  }
+
+  /** A qcow2 image's virtual size, from its header (magic QFI 0xfb, then the size at bytes 24–31, big-endian). */
+  static long qcow2Size(Path disk) throws IOException {
+    ByteBuffer header = ByteBuffer.allocate(32);
+    try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ)) {
+      while (header.hasRemaining() && ch.read(header) >= 0) {
+        // a header is 32 bytes at least
+      }
+    }
+    if (header.hasRemaining() || header.getInt(0) != 0x514649fb) {
+      throw new IOException("the data disk " + disk + " is not a qcow2 image");
+    }
+    return header.getLong(24);
   }
 
   /** What stops the machine from booting that is visible without libvirt: its disk, key and shares. */
