@@ -44,12 +44,19 @@ public final class BerthCli {
   String name;
 
   public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The command line as main runs it. */
+  static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new BerthCli());
     cl.setExecutionExceptionHandler((e, c, p) -> {
       c.getErr().println("berth: " + (e instanceof MachineException || e instanceof IOException ? e.getMessage() : e));
       return 1;
     });
-    System.exit(cl.execute(args));
+    // `berth ssh ls -l`: everything from the command on is the guest's, options included (as `docker run IMAGE ...`)
+    cl.getSubcommands().get("ssh").setStopAtPositional(true).setUnmatchedOptionsArePositionalParams(true);
+    return cl;
   }
 
   Path home() {
