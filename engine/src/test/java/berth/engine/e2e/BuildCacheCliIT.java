@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import berth.engine.testing.DockerCli;
 import berth.engine.testing.DockerCli.Result;
-import berth.engine.testing.EngineProcess;
-import berth.engine.testing.EngineWithBusybox;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -20,9 +18,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.compressors.bzip2.BZip2CompressorOutputStream;
 import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -33,36 +29,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Tag("root")
 @Timeout(value = 240)
-class BuildCacheCliIT {
-  static EngineWithBusybox env;
-  static EngineProcess engine;
-  static DockerCli docker;
-  static Path fixtures;
-
-  @BeforeAll
-  static void setUp() throws IOException {
-    env = EngineWithBusybox.start("berth-e2e-buildcache-", List.of());
-    engine = env.engine;
-    docker = env.docker;
-    fixtures = env.fixtures;
-  }
-
-  @AfterAll
-  static void tearDown() throws IOException {
-    if (env != null) {
-      env.close();
-    }
-  }
-
-  @AfterEach
-  void reset() {
-    docker.removeAllContainers().assertOk();
-  }
-
-  private static Path context(Map<String, String> files) throws IOException {
-    return env.context(files);
-  }
-
+class BuildCacheCliIT extends BusyboxEngineCase {
   private static Result build(DockerCli d, Path ctx, String... extra) {
     List<String> args = new java.util.ArrayList<>(List.of("build", "--network", "none"));
     args.addAll(List.of(extra));

@@ -5,10 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import berth.engine.testing.DockerCli;
 import berth.engine.testing.DockerCli.Result;
-import berth.engine.testing.EngineProcess;
-import berth.engine.testing.EngineWithBusybox;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -19,9 +16,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -33,36 +28,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Tag("root")
 @Timeout(value = 180)
-class BuildCliIT {
-  static EngineWithBusybox env;
-  static EngineProcess engine;
-  static DockerCli docker;
-  static Path fixtures;
-
-  @BeforeAll
-  static void setUp() throws IOException {
-    env = EngineWithBusybox.start("berth-e2e-build-", List.of());
-    engine = env.engine;
-    docker = env.docker;
-    fixtures = env.fixtures;
-  }
-
-  @AfterAll
-  static void tearDown() throws IOException {
-    if (env != null) {
-      env.close();
-    }
-  }
-
-  @AfterEach
-  void reset() {
-    docker.removeAllContainers().assertOk();
-  }
-
-  private static Path context(Map<String, String> files) throws IOException {
-    return env.context(files);
-  }
-
+class BuildCliIT extends BusyboxEngineCase {
   private Result build(Path ctx, String... extra) {
     List<String> args = new java.util.ArrayList<>(List.of("build"));
     args.addAll(List.of(extra));

@@ -6,14 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import berth.engine.testing.DockerCli;
 import berth.engine.testing.DockerCli.Result;
-import berth.engine.testing.EngineProcess;
-import berth.engine.testing.RequiresRoot;
-import berth.engine.testing.TestImages;
+import berth.engine.testing.EngineWithBusybox;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,39 +27,34 @@ import org.junit.jupiter.api.Timeout;
 @Tag("root")
 @Timeout(value = 180)
 class BuildContextLimitIT {
-  static EngineProcess engine;
-  static DockerCli docker;
-  static Path fixtures;
+  static EngineWithBusybox env;
 
   @BeforeAll
   static void setUp() throws IOException {
-    RequiresRoot.check();
-    fixtures = Files.createTempDirectory("berth-e2e-buildlimit-");
-    TestImages.busybox(fixtures.resolve("busybox.tar"), "busybox:latest");
-    Path config = Files.writeString(fixtures.resolve("small-context.json"), "{\"build-context-max-size\": 1000000}");
-    engine = EngineProcess.start(List.of("--config-file", config.toString()));
-    docker = new DockerCli(engine).timeout(Duration.ofSeconds(120));
-    docker.run("load", "-q", "-i", fixtures.resolve("busybox.tar").toString()).assertOk();
+    env = EngineWithBusybox.withConfig("berth-e2e-buildlimit-", "{\"build-context-max-size\": 1000000}");
   }
 
   @AfterAll
   static void tearDown() throws IOException {
-    EngineProcess.closeAll(docker, engine, fixtures);
+    if (env != null) {
+      env.close();
+    }
   }
 
   @Test
   void aContextOverTheEnginesLimitFailsClearlyAndTheEngineKeepsServing() throws IOException {
-    Path ctx = Files.createTempDirectory(fixtures, "ctx-");
+    Path ctx = env.context(Map.of());
     Files.writeString(ctx.resolve("Dockerfile"), "FROM busybox\nCOPY big /big\n");
     byte[] big = new byte[3_000_000];
     new java.util.Random(7).nextBytes(big);
     Files.write(ctx.resolve("big"), big);
+    DockerCli docker = env.docker;
     Result r = docker.run("build", "--network", "none", "-t", "toolarge", ctx.toString());
     assertEquals(1, r.exitCode(), r.toString());
     assertTrue(r.stderr().contains("the build context is larger than this engine accepts (1000000 bytes: "
         + "build-context-max-size in its configuration)"), r.stderr());
     assertEquals(List.of(), docker.run("ps", "-aq").assertOk().lines());
-    try (Stream<Path> left = Files.list(engine.dataRoot().resolve("tmp"))) {
+    try (Stream<Path> left = Files.list(env.engine.dataRoot().resolve("tmp"))) {
       assertEquals(List.of(), left.toList(), "the spooled part is removed");
     }
     Files.delete(ctx.resolve("big"));

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -24,13 +25,27 @@ public final class EngineWithBusybox implements AutoCloseable {
 
   /** Needs root; {@code engineArgs} go to the engine's command line; the CLI waits up to two minutes a call. */
   public static EngineWithBusybox start(String prefix, List<String> engineArgs) throws IOException {
+    return start(prefix, null, engineArgs);
+  }
+
+  /** The same, the engine configured by a daemon.json of this content (written into the fixtures folder). */
+  public static EngineWithBusybox withConfig(String prefix, String daemonJson) throws IOException {
+    return start(prefix, daemonJson, List.of());
+  }
+
+  private static EngineWithBusybox start(String prefix, String daemonJson, List<String> engineArgs)
+      throws IOException {
     RequiresRoot.check();
     Path fixtures = Files.createTempDirectory(prefix);
     EngineProcess engine = null;
     DockerCli docker = null;
     try {
       TestImages.busybox(fixtures.resolve("busybox.tar"), "busybox:latest");
-      engine = EngineProcess.start(engineArgs);
+      List<String> args = new ArrayList<>(engineArgs);
+      if (daemonJson != null) {
+        args.addAll(List.of("--config-file", Files.writeString(fixtures.resolve("daemon.json"), daemonJson).toString()));
+      }
+      engine = EngineProcess.start(args);
       docker = new DockerCli(engine).timeout(Duration.ofSeconds(120));
       docker.run("load", "-q", "-i", fixtures.resolve("busybox.tar").toString()).assertOk();
       return new EngineWithBusybox(fixtures, engine, docker);
