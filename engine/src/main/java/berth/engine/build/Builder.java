@@ -583,6 +583,7 @@ public final class Builder implements BuildBackend {
           ImageService.Resolved r = images.resolve(child);
           if (cacheKey.equals(r.config().path("container_config")) && hold(r.id())) {
             say(" ---> Using cache\n");
+            images.buildCache().used(r.id());
             s.imageId = r.id();
             JsonNode cfg = r.config().path("config");
             s.config = cfg.isObject() ? ((ObjectNode) cfg).deepCopy() : JSON.createObjectNode();

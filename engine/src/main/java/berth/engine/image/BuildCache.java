@@ -3,9 +3,11 @@ package berth.engine.image;
 import berth.engine.api.types.BuildCachePruneReport;
 import berth.engine.api.types.BuildCacheRecord;
 import berth.engine.api.types.Filters;
+import berth.engine.api.types.Timestamps;
 import berth.engine.errdefs.EngineException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -25,6 +27,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * lists all its layers; the parent link only names history lines and finds cache hits). Thread-safe.
  */
 public final class BuildCache {
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(BuildCache.class.getName());
   private static final Set<String> FILTERS = Set.of("until", "id", "parent", "type", "description", "inuse",
       "shared", "private", "label", "label!");
   private final ImageService svc;
@@ -47,6 +50,25 @@ public final class BuildCache {
       held.merge(imageId, 1, Integer::sum);
       return true;
     }
+  }
+
+  /**
+   * A build took {@code imageId} from the cache: its last use and usage count in {@code /system/df} move, and
+   * {@code prune --filter until} keeps it as recently used. A failure to record it is logged, not thrown: the
+   * build goes on.
+   */
+  public void used(String imageId) {
+    try {
+      svc.store.recordCacheUse(imageId, Instant.now().toString());
+    } catch (IOException e) {
+      LOG.warning("could not record a build cache hit on " + imageId + ": " + e.getMessage());
+    }
+  }
+
+  /** When an image the builder made was last used: its last cache hit, else its creation. */
+  private long lastUsedNano(String id, JsonNode config) {
+    ImageStore.CacheUse u = svc.store.cacheUse(id);
+    return u == null ? ImageConfigs.createdNano(config) : Timestamps.parseRfc3339(u.lastUsedAt());
   }
 
   /** Undoes one {@link #hold}. */
@@ -100,8 +122,11 @@ public final class BuildCache {
     List<BuildCacheRecord> out = new ArrayList<>();
     for (Entry e : entries()) {
       String parent = e.image().parent();
+      String created = ImageConfigs.text(e.config(), "created");
+      ImageStore.CacheUse u = svc.store.cacheUse(e.image().id());
+      // as BuildKit counts: made once, then each time a build takes it from the cache
       out.add(new BuildCacheRecord(e.image().id(), parent, List.of(parent), "regular", e.createdBy(), e.inUse(),
-          e.shared(), e.size(), ImageConfigs.text(e.config(), "created"), null, 0));
+          e.shared(), e.size(), created, u == null ? created : u.lastUsedAt(), u == null ? 1 : 1 + u.hits()));
     }
     return out;
   }
@@ -136,7 +161,7 @@ public final class BuildCache {
           if (keepStorage > 0 && left <= keepStorage) {
             break;
           }
-          if (e.inUse() || !matches(e, f, until)) {
+          if (e.inUse() || !matches(e, f, until, lastUsedNano(e.image().id(), e.config()))) {
             continue;
           }
           svc.removeImage(e.image().id());
@@ -152,7 +177,8 @@ public final class BuildCache {
           }
           boolean orphan = removed.contains(r.parent());
           boolean result = keepStorage == 0 && builtStep(r, svc.config(r))
-              && matches(new Entry(r, svc.config(r), false, false, 0), f, until);
+              && matches(new Entry(r, svc.config(r), false, false, 0), f, until,
+              lastUsedNano(r.id(), svc.config(r)));
           if (orphan || result) {
             svc.store.put(new ImageRecord(r.id(), r.manifestDigest(), r.manifestMediaType(), r.layers(),
                 r.repoDigests(), null, r.addedNano(), r.lastTagTime()));
@@ -174,8 +200,9 @@ public final class BuildCache {
     }
   }
 
-  private static boolean matches(Entry e, Filters f, long until) {
-    if (ImageConfigs.createdNano(e.config()) > until || f.has("inuse")) {
+  /** {@code until}: BuildKit's keep-duration, so an entry used after that time stays (lastUsed: its last use). */
+  private static boolean matches(Entry e, Filters f, long until, long lastUsed) {
+    if (lastUsed > until || f.has("inuse")) {
       return false;
     }
     if (f.has("id") && f.get("id").stream().noneMatch(p -> e.image().id().startsWith(p)

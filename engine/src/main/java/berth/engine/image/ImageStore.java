@@ -1,6 +1,7 @@
 package berth.engine.image;
 
 import berth.engine.store.AtomicFiles;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -24,6 +25,11 @@ public final class ImageStore {
   private final Path dir;
   private final Map<String, ImageRecord> images = new HashMap<>();
   private final TreeMap<String, String> refs = new TreeMap<>();
+  /** The builder's cache hits on an image: when it was last taken from the cache, and how often. */
+  private final Map<String, CacheUse> uses = new HashMap<>();
+
+  /** One image's cache hits (cache-uses.json). */
+  public record CacheUse(@JsonProperty("LastUsedAt") String lastUsedAt, @JsonProperty("Hits") long hits) {}
 
   public ImageStore(Path dir) throws IOException {
     this.dir = dir;
@@ -36,6 +42,19 @@ public final class ImageStore {
         } catch (IOException e) {
           LOG.warning("ignoring unreadable image record " + p + ": " + e.getMessage());
         }
+      }
+    }
+    Path usesFile = dir.resolve("cache-uses.json");
+    if (Files.exists(usesFile)) {
+      try {
+        Map<String, CacheUse> m = JSON.readValue(usesFile.toFile(), new TypeReference<Map<String, CacheUse>>() {});
+        m.forEach((id, u) -> {
+          if (images.containsKey(id)) {
+            uses.put(id, u);
+          }
+        });
+      } catch (IOException e) {
+        LOG.warning("ignoring unreadable build cache uses " + usesFile + ": " + e.getMessage());
       }
     }
     Path repos = dir.resolve("repositories.json");
@@ -63,8 +82,25 @@ public final class ImageStore {
     images.put(r.id(), r);
   }
 
+  /** Counts a build step taken from the cache: {@code id} was used at {@code when} (RFC 3339). */
+  public synchronized void recordCacheUse(String id, String when) throws IOException {
+    if (images.containsKey(id)) {
+      CacheUse before = uses.get(id);
+      uses.put(id, new CacheUse(when, before == null ? 1 : before.hits() + 1));
+      AtomicFiles.write(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
+    }
+  }
+
+  /** The cache hits on {@code id}, or null when it was never taken from the cache. */
+  public synchronized CacheUse cacheUse(String id) {
+    return uses.get(id);
+  }
+
   /** Removes an image record and every reference to it. */
   public synchronized void remove(String id) throws IOException {
+    if (uses.remove(id) != null) {
+      AtomicFiles.write(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
+    }
     boolean changed = refs.values().removeIf(id::equals);
     if (changed) {
       saveRefs();

@@ -114,6 +114,40 @@ class BuildCacheCliIT extends BusyboxEngineCase {
     assertTrue(bad.stderr().contains("invalid filter 'bogus'"), bad.stderr());
   }
 
+  @Test
+  void aStepTakenFromTheCacheCountsAsAUseAndAnUntilPruneKeepsIt() throws Exception {
+    Path ctx = context(Map.of("Dockerfile", "FROM busybox\nRUN echo one > /one\nLABEL stage=two\n"));
+    build(docker, ctx, "-t", "reused").assertOk();
+    String step = docker.run("inspect", "-f", "{{.Parent}}", "reused").assertOk().out().trim(); // the RUN step
+    assertEquals("1", usage(step), "made once");
+    Thread.sleep(3000);
+    assertEquals(2, count(build(docker, ctx, "-t", "reused").assertOk().stdout(), "Using cache"));
+    assertEquals("2", usage(step), "made, then taken from the cache");
+
+    // used a moment ago: a prune of what was not used in the last 2 s keeps it, although it was made before that
+    docker.run("builder", "prune", "-f", "--filter", "until=2s").assertOk();
+    assertEquals("2", usage(step));
+    assertEquals(2, count(build(docker, ctx, "-t", "reused").assertOk().stdout(), "Using cache"));
+    Thread.sleep(3000);
+    docker.run("builder", "prune", "-f", "--filter", "until=2s").assertOk();
+    assertEquals(1, docker.run("image", "inspect", step).exitCode(), "not used for 3 s: pruned");
+    assertEquals(0, count(build(docker, ctx, "-t", "reused").assertOk().stdout(), "Using cache"));
+    docker.run("rmi", "reused").assertOk(); // the other test counts the cache from empty
+    docker.run("builder", "prune", "-f", "--all").assertOk();
+  }
+
+  /** The USAGE column of {@code docker system df -v} for the build cache entry with this image ID. */
+  private static String usage(String id) {
+    String shortId = id.substring("sha256:".length(), "sha256:".length() + 12);
+    for (String l : docker.run("system", "df", "-v").assertOk().lines()) {
+      String[] f = l.trim().split("\\s{2,}");
+      if (f.length == 7 && f[0].equals(shortId) && f[1].equals("regular")) {
+        return f[5];
+      }
+    }
+    throw new AssertionError("no build cache entry " + shortId + " in docker system df -v");
+  }
+
   private static void archive(Path to, String name, byte[] content, java.util.function.Function<OutputStream,
       OutputStream> compress) throws IOException {
     try (OutputStream raw = Files.newOutputStream(to); OutputStream c = compress.apply(raw);
