@@ -19,15 +19,8 @@ if [ "${ALLOW_HOST_NET:-0}" != 1 ] && [ "$(readlink /proc/self/ns/net)" = "$(rea
   echo "run me in a private network namespace: unshare --net -- sh -c 'ip link set lo up && $0'" >&2; exit 2
 fi
 open_outfile "$OUT" || exit 1
-WORK="$(mktemp -d /tmp/build-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 3
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
 . "$HERE/engines.sh"
+scratch
 export DOCKER_BUILDKIT=0 DOCKER_CLI_HINTS=false
 
 CTX="$WORK/ctx10k"

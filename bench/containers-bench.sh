@@ -15,15 +15,8 @@ OUT="${1:-/tmp/bench-results/$(date -u +%F)-containers.tsv}"
 ONLY_GROUPS="${GROUPS_ONLY:-info,rss,cli,run,lifecycle,exec,logs,concurrent,ps}"
 export N="${N:-10}"
 mkdir -p "$(dirname "$OUT")"
-WORK="$(mktemp -d /tmp/containers-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 2
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
 . "$HERE/engines.sh"
+scratch
 
 start_berth
 DOCKER_HOST="unix://$WORK/berth.sock" ENGINE_PIDS="$BERTH_PID" ONLY="$ONLY_GROUPS" BENCH_RUN_ARGS="--network none" \

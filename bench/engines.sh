@@ -1,5 +1,18 @@
 # engines.sh — sourced by the bench scripts: start Berth and Debian's dockerd side by side for one sitting.
-# Needs WORK (a scratch dir) and REPO; appends the pids it starts to PIDS (the caller kills them on exit).
+# Needs REPO and WORK (a scratch dir: `scratch` makes one); appends the pids it starts to PIDS (killed on exit).
+
+# scratch — for a sitting with nothing else to clean up: a scratch dir WORK (named after the script) and PIDS,
+# whose processes are killed and WORK removed when the script ends
+scratch() {
+  WORK="$(mktemp -d "/tmp/$(basename "$0" .sh).XXXXXX")"
+  PIDS=()
+  trap scratch_cleanup EXIT INT TERM
+}
+scratch_cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 3
+  rm -rf "$WORK"
+}
 
 wait_sock() { for _ in $(seq 1 150); do curl -sf --unix-socket "$1" http://x/_ping >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 

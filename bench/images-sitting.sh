@@ -12,15 +12,8 @@ SHARED="${BERTH_SHARED:-$REPO/../shared}"
 OUT="${1:-/tmp/bench-results/$(date -u +%F)-images.tsv}"
 export N="${N:-10}"
 mkdir -p "$(dirname "$OUT")"
-WORK="$(mktemp -d /tmp/images-sitting.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 2
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
 . "$HERE/engines.sh"
+scratch
 
 # LABEL SOCKET PIDS
 one_engine() {

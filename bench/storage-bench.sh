@@ -13,15 +13,8 @@ SHARED="${BERTH_SHARED:-$REPO/../shared}"
 OUT="${1:-/tmp/bench-results/$(date -u +%F)-storage.tsv}"
 N="${N:-3}"
 open_outfile "$OUT" || exit 1
-WORK="$(mktemp -d /tmp/storage-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 3
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
 . "$HERE/engines.sh"
+scratch
 
 # the tree: 100 directories of 100 files of 20,000 random bytes (nothing compresses, nothing is a hole)
 TREE="$WORK/tree"
