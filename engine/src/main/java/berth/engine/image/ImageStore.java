@@ -87,7 +87,7 @@ public final class ImageStore {
     if (images.containsKey(id)) {
       CacheUse before = uses.get(id);
       uses.put(id, new CacheUse(when, before == null ? 1 : before.hits() + 1));
-      AtomicFiles.write(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
+      AtomicFiles.writeLossy(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
     }
   }
 
@@ -99,7 +99,7 @@ public final class ImageStore {
   /** Removes an image record and every reference to it. */
   public synchronized void remove(String id) throws IOException {
     if (uses.remove(id) != null) {
-      AtomicFiles.write(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
+      AtomicFiles.writeLossy(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
     }
     boolean changed = refs.values().removeIf(id::equals);
     if (changed) {

@@ -14,6 +14,18 @@ public final class AtomicFiles {
 
   /** Writes to a temporary file in the same directory, fsyncs it, then renames it over the target. */
   public static void write(Path target, byte[] data) throws IOException {
+    write(target, data, true);
+  }
+
+  /**
+   * The same without the fsync, for figures a crash may lose (the build cache's use counts): readers still see
+   * the old or the new content, but a build step taken from the cache does not wait for the disk.
+   */
+  public static void writeLossy(Path target, byte[] data) throws IOException {
+    write(target, data, false);
+  }
+
+  private static void write(Path target, byte[] data, boolean sync) throws IOException {
     Path dir = target.getParent();
     Files.createDirectories(dir);
     Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
@@ -23,7 +35,9 @@ public final class AtomicFiles {
         while (buf.hasRemaining()) {
           ch.write(buf);
         }
-        ch.force(true);
+        if (sync) {
+          ch.force(true);
+        }
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } finally {
