@@ -87,7 +87,7 @@ public final class ImageStore {
     if (images.containsKey(id)) {
       CacheUse before = uses.get(id);
       uses.put(id, new CacheUse(when, before == null ? 1 : before.hits() + 1));
-      AtomicFiles.writeLossy(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
+      saveUses();
     }
   }
 
@@ -99,7 +99,7 @@ public final class ImageStore {
   /** Removes an image record and every reference to it. */
   public synchronized void remove(String id) throws IOException {
     if (uses.remove(id) != null) {
-      AtomicFiles.writeLossy(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
+      saveUses();
     }
     boolean changed = refs.values().removeIf(id::equals);
     if (changed) {
@@ -163,6 +163,10 @@ public final class ImageStore {
 
   private Path recordPath(String id) {
     return dir.resolve("images").resolve(id.substring(id.indexOf(':') + 1) + ".json");
+  }
+
+  private void saveUses() throws IOException {
+    AtomicFiles.writeLossy(dir.resolve("cache-uses.json"), JSON.writeValueAsBytes(uses));
   }
 
   private void saveRefs() throws IOException {

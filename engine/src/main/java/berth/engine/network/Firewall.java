@@ -132,11 +132,12 @@ public final class Firewall {
   }
 
   /**
-   * The engine's start in one {@code iptables-save} and one {@code iptables-restore}: what
-   * {@link #enableForwardingSafely}, {@link #setUp} and {@link #addNetwork} for each bridge do one after another
-   * (the FORWARD policy DROP when forwarding was off, Berth's chains flushed and their jumps, every network's
-   * rules), then {@code route_localnet} on the bridges and forwarding on. Under emulation (a guest without KVM)
-   * each iptables process costs the engine's start about a second, and the separate calls made seven.
+   * The engine's start in one {@code iptables-save} and one {@code iptables-restore}: IPv4 forwarding turned on
+   * safely (if it was off, the FORWARD policy becomes DROP first, moby's rule, so the host does not start routing
+   * between its other interfaces; {@link #tearDown} puts both back), Berth's chains flushed and their jumps as
+   * {@link #setUp} makes them, and every bridge network's rules as {@link #addNetwork} makes them; then
+   * {@code route_localnet} on the bridges and forwarding on. Under emulation (a guest without KVM) each iptables
+   * process costs the engine's start about a second, and separate calls made seven.
    */
   public void start(List<Bridge> bridges) throws IOException {
     boolean forwarding = readSysctl("net/ipv4/ip_forward").equals("1");
@@ -216,23 +217,6 @@ public final class Firewall {
   /** After an engine restart: forwarding was turned on by an earlier run, from this FORWARD policy. */
   void rememberForwarding(String policy) {
     forwardPolicyBefore = policy.isEmpty() ? null : policy;
-  }
-
-  /**
-   * Turns IPv4 forwarding on; if it was off, the FORWARD policy becomes DROP first (moby's rule), so the host
-   * does not start routing between its other interfaces: Berth's own traffic is accepted by BERTH-FORWARD.
-   * {@link #tearDown} puts both back as they were.
-   */
-  void enableForwardingSafely() throws IOException {
-    if (readSysctl("net/ipv4/ip_forward").equals("1")) {
-      return;
-    }
-    String rules = run(List.of(binary(iptables).toString(), "-w", "-S", "FORWARD"), null, "iptables -S FORWARD");
-    String policy = rules.lines().filter(l -> l.startsWith("-P FORWARD ")).map(l -> l.substring(11).strip())
-        .findFirst().orElse("ACCEPT");
-    run(List.of(binary(iptables).toString(), "-w", "-P", "FORWARD", "DROP"), null, "iptables -P FORWARD DROP");
-    writeSysctl("net/ipv4/ip_forward", "1");
-    forwardPolicyBefore = policy;
   }
 
   // ---------------------------------------------------------------- rules

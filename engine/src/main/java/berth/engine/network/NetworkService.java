@@ -130,9 +130,8 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       List<Firewall.Bridge> bridges = new ArrayList<>();
       for (Network n : networks.values()) {
         if (n.isBridge()) {
-          Network.Subnet s = n.subnet();
-          Links.ensureBridge(n.bridge(), s.gateway() + "/" + s.cidr().prefix(), n.mtu());
-          ipam.reserve(n.id(), s.gatewayIp());
+          linkUp(n);
+          ipam.reserve(n.id(), n.subnet().gatewayIp());
           bridges.add(bridgeOf(n));
         }
       }
@@ -192,10 +191,15 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   }
 
   private void bringUp(Network n) throws IOException {
+    linkUp(n);
+    firewall.addNetwork(bridgeOf(n));
+    ipam.reserve(n.id(), n.subnet().gatewayIp());
+  }
+
+  /** The network's Linux bridge, up with its gateway address. */
+  private static void linkUp(Network n) throws IOException {
     Network.Subnet s = n.subnet();
     Links.ensureBridge(n.bridge(), s.gateway() + "/" + s.cidr().prefix(), n.mtu());
-    firewall.addNetwork(bridgeOf(n));
-    ipam.reserve(n.id(), s.gatewayIp());
   }
 
   private static Firewall.Bridge bridgeOf(Network n) {

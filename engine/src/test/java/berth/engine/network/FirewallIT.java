@@ -293,16 +293,18 @@ class FirewallIT {
     in(fresh, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward");
     assertEquals("0", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
     Firewall f = new Firewall(fresh);
-    f.enableForwardingSafely();
+    f.start(List.of());
     assertEquals("1", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
     assertTrue(in(fresh, "iptables", "-w", "-S", "FORWARD").contains("-P FORWARD DROP"));
-    f.setUp();
+    assertEquals("ACCEPT", f.forwardingChangedFrom());
     f.tearDown();
     assertEquals("0", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
     assertTrue(in(fresh, "iptables", "-w", "-S", "FORWARD").contains("-P FORWARD ACCEPT"));
+    assertFalse(in(fresh, "iptables-save").contains("BERTH"));
     // forwarding already on (the fake host): left alone, also by tearDown
     Firewall g = new Firewall(host);
-    g.enableForwardingSafely();
+    g.start(List.of(BR1, BR2, BR3));
+    assertEquals(null, g.forwardingChangedFrom());
     assertEquals("1", in(host, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
   }
 
@@ -317,18 +319,6 @@ class FirewallIT {
     assertEquals(started, rules(save()));
     fw.start(List.of(BR1, BR2, BR3)); // again, over its own rules: flushed and made once more, not doubled
     assertEquals(started, rules(save()));
-
-    Path fresh = netns("fresh"); // a host with forwarding off and FORWARD ACCEPT
-    in(fresh, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward");
-    Firewall f = new Firewall(fresh);
-    f.start(List.of());
-    assertEquals("1", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
-    assertTrue(in(fresh, "iptables", "-w", "-S", "FORWARD").contains("-P FORWARD DROP"));
-    assertEquals("ACCEPT", f.forwardingChangedFrom());
-    f.tearDown();
-    assertEquals("0", in(fresh, "cat", "/proc/sys/net/ipv4/ip_forward").strip());
-    assertTrue(in(fresh, "iptables", "-w", "-S", "FORWARD").contains("-P FORWARD ACCEPT"));
-    assertFalse(in(fresh, "iptables-save").contains("BERTH"));
   }
 
   /** iptables-save without its comments and packet counters. */
