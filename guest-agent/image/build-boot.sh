@@ -57,10 +57,11 @@ fi
 
 # --- the quick check: when the repository's inputs are unchanged and apt's package lists are no newer than
 # the last build (so no package version can have moved), the image is up to date without asking apt, which
-# takes seconds ---
+# takes seconds. Names, sizes and modification times, as make's: hashing the 15 MB of jars took a fifth of a
+# second of every `berth start` ---
 sha() { sha256sum "$@" | awk '{print $1}'; }
-QUICK="$( { sha "$0" "$HERE/init.sh" /bin/busybox "$ENGINE/berth-mon" "${JARS[@]}"
-  stat -c '%n %s %Y' "$JAVA_HOME/lib/modules" "$JAVA_HOME/release"; } | sha256sum | awk '{print $1}')"
+QUICK="$(stat -c '%n %s %Y' "$0" "$HERE/init.sh" /bin/busybox "$ENGINE/berth-mon" "${JARS[@]}" \
+  "$JAVA_HOME/lib/modules" "$JAVA_HOME/release" | sha256sum | awk '{print $1}')"
 if [ -f "$OUT/quick.sha256" ] && [ "$(cat "$OUT/quick.sha256")" = "$QUICK" ] && [ -f "$OUT/inputs.sha256" ] \
    && [ -s "$OUT/vmlinux" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] && [ -s "$OUT/opt.sqfs" ] \
    && [ -z "$(find /var/lib/apt/lists -maxdepth 1 -newer "$OUT/inputs.sha256" 2>/dev/null | head -1)" ]; then

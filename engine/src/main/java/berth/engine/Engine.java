@@ -37,11 +37,23 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.logging.Logger;
 
 /** The running engine: the one class that builds stores → services → routers and starts the API server. */
 public final class Engine implements Closeable {
   private static final Logger LOG = Logger.getLogger(Engine.class.getName());
+
+  static {
+    // Netty 4.2 emits JFR events for its buffers unless told not to: the first buffer then sets up JFR's event
+    // machinery (hundreds of classes, generated handlers), 1.5 s of the guest's start under emulation, memory
+    // on any host. Set before any Netty class is loaded; a -D on the command line still wins.
+    if (System.getProperty("io.netty.jfr.enabled") == null) {
+      System.setProperty("io.netty.jfr.enabled", "false");
+    }
+  }
+
   private final EngineLock lock;
   private final ApiServer server;
   private final EventBus events;
@@ -73,6 +85,7 @@ public final class Engine implements Closeable {
     ApiServer server = null;
     ContainerService containers = null;
     NetworkService networks = null;
+    FutureTask<Void> networkStart = null;
     try {
       t.mark("data root");
       OverlayLayerStore layers = new OverlayLayerStore(root.layers());
@@ -92,15 +105,24 @@ public final class Engine implements Closeable {
       t.mark("runtime");
       networks = new NetworkService(root.root().resolve("network"), Path.of(config.execRoot()),
           config.defaultAddressPools(), events);
-      t.mark("networks");
+      // The networks come up (bridges, the firewall's processes: seconds in an emulated guest) while the rest of
+      // the engine is built; they are joined before anything that attaches a container and before the API listens.
+      NetworkService starting = networks;
+      networkStart = new FutureTask<>(() -> {
+        starting.start();
+        return null;
+      });
+      Thread starter = new Thread(networkStart, "engine-networks");
+      starter.setDaemon(true);
+      starter.start();
+      t.mark("network records");
       VolumeService volumes = new VolumeService(root.volumes(), root.tmp(), events);
       containers = new ContainerService(new ContainerStore(root.containers()), images, layers, events,
           new OciSpecBuilder(OciSpecBuilder.HostFacts.current()), root.containers(), run, networks, volumes);
       t.mark("volumes, containers");
       images.setUsers(containers);
       images.gc(); // whatever a crash left half-made is unreferenced: remove it
-      containers.restore();
-      t.mark("gc, restore");
+      t.mark("gc");
       String id = engineId(root);
       SystemService system = new SystemService(config, id, images, containers, volumes, events);
       RouteTable routes = new RouteTable(List.of(
@@ -117,6 +139,10 @@ public final class Engine implements Closeable {
       ApiServer.Tls tls = Boolean.TRUE.equals(config.tlsVerify())
           ? new ApiServer.Tls(Path.of(config.tlsCaCert()), Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;
       t.mark("routes");
+      join(networkStart);
+      t.mark("networks up");
+      containers.restore();
+      t.mark("restore");
       for (String host : config.hosts()) {
         server.listen(host, tls);
         LOG.info("API listening on " + host);
@@ -125,6 +151,13 @@ public final class Engine implements Closeable {
       LOG.info("started in " + t);
       return new Engine(lock, server, events, containers, id);
     } catch (IOException | RuntimeException e) {
+      if (networkStart != null) {
+        try {
+          join(networkStart); // its processes finish before anything is undone; a failed start undid itself
+        } catch (IOException | RuntimeException ignored) {
+          // the failure being handled is e (or this one, already thrown)
+        }
+      }
       if (server != null) {
         server.close();
       }
@@ -135,6 +168,34 @@ public final class Engine implements Closeable {
       }
       lock.close();
       throw e;
+    }
+  }
+
+  /** Waits for a start step run on its own thread; its failure is thrown as it was thrown there. */
+  private static void join(FutureTask<Void> step) throws IOException {
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          step.get();
+          return;
+        } catch (InterruptedException e) {
+          interrupted = true; // the step touches the host: it is always waited for
+        } catch (ExecutionException e) {
+          if (e.getCause() instanceof IOException io) {
+            throw io;
+          } else if (e.getCause() instanceof RuntimeException re) {
+            throw re;
+          } else if (e.getCause() instanceof Error err) {
+            throw err;
+          }
+          throw new IOException(e.getCause());
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

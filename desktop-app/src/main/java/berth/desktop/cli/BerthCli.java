@@ -43,7 +43,15 @@ public final class BerthCli {
   @Option(names = {"-n", "--name"}, description = "The machine (default: ${DEFAULT-VALUE})", defaultValue = "default")
   String name;
 
+  /** Held: java.util.logging keeps loggers weakly, and a collected one forgets its level. */
+  private static final java.util.logging.Logger SSH_LIBRARY = java.util.logging.Logger.getLogger("org.apache.sshd");
+
   public static void main(String[] args) {
+    if (args.length == 0 || !args[0].equals("serve")) {
+      // The SSH library's INFO and WARNING lines (a refused connection while the guest boots, its I/O provider)
+      // are for serve's log, not for the terminal of `berth start`: what fails there is told as the command's error.
+      SSH_LIBRARY.setLevel(java.util.logging.Level.SEVERE);
+    }
     System.exit(commandLine().execute(args));
   }
 

@@ -75,6 +75,8 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
   private final Map<String, Sandbox> sandboxes = new java.util.concurrent.ConcurrentHashMap<>();
   private Containers containers;
   private final Path forwardingFile;
+  /** Set once {@link #start()} has brought everything up: only then has {@link #close()} anything to undo. */
+  private volatile boolean started;
 
   /** A running container's network state. */
   private static final class Sandbox {
@@ -120,13 +122,23 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
         }
       }
     }
+    this.forwardingFile = execRoot.resolve("forward-policy"); // what forwarding was before Berth, across restarts
+    predefine();
+  }
+
+  /**
+   * Brings the networks up on the host: the namespace directory, every bridge network's bridge, the firewall
+   * (forwarding on safely, Berth's chains, every bridge's rules in one save and one restore). Separate from the
+   * constructor so the engine can build the rest of itself while the firewall's processes run; until it has
+   * returned nothing may attach a container. A failed start undoes its namespace directory and leaves
+   * {@link #close()} with nothing to do.
+   */
+  public void start() throws IOException {
     Links.preparePrivateDir(netnsDir);
-    Path forwarding = execRoot.resolve("forward-policy"); // what forwarding was before Berth, across restarts
     try {
-      if (Files.exists(forwarding)) {
-        firewall.rememberForwarding(Files.readString(forwarding).strip());
+      if (Files.exists(forwardingFile)) {
+        firewall.rememberForwarding(Files.readString(forwardingFile).strip());
       }
-      predefine();
       List<Firewall.Bridge> bridges = new ArrayList<>();
       for (Network n : networks.values()) {
         if (n.isBridge()) {
@@ -135,10 +147,11 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
           bridges.add(bridgeOf(n));
         }
       }
-      firewall.start(bridges); // forwarding on safely, Berth's chains, every bridge's rules: one save, one restore
-      if (firewall.forwardingChangedFrom() != null && !Files.exists(forwarding)) {
-        AtomicFiles.write(forwarding, firewall.forwardingChangedFrom().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      firewall.start(bridges);
+      if (firewall.forwardingChangedFrom() != null && !Files.exists(forwardingFile)) {
+        AtomicFiles.write(forwardingFile, firewall.forwardingChangedFrom().getBytes(java.nio.charset.StandardCharsets.UTF_8));
       }
+      started = true;
     } catch (IOException | RuntimeException e) {
       // a half-made service is never closed: its private bind mount of netns/ must not outlive the failed start
       // (seen when another engine's bridge appeared meanwhile: "RTNETLINK answers: File exists")
@@ -150,7 +163,6 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
       }
       throw e;
     }
-    this.forwardingFile = forwarding;
   }
 
   private EmbeddedDns dns() {
@@ -1381,6 +1393,9 @@ public final class NetworkService implements NetworksBackend, EmbeddedDns.Direct
    * namespace directory go (they are made again at the next start). With live containers everything stays.
    */
   public void close() {
+    if (!started) {
+      return;
+    }
     synchronized (dnsLock) {
       if (dns != null) {
         dns.close();
