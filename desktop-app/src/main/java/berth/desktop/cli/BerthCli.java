@@ -241,9 +241,33 @@ public final class BerthCli {
       }
       cmd.add("serve");
       Path log = new MachineStore(top.home()).dir(top.name).path().resolve("serve.log");
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-      Files.writeString(top.serverPid(), p.pid() + "\n");
+      Files.writeString(top.serverPid(), detach(cmd, log) + "\n");
+    }
+
+    /**
+     * Starts {@code cmd} in the background, output to {@code log}, as a child of a shell that exits at once: the
+     * server is then no child of this JVM, whose exit would otherwise wait 0.3 s for the thread blocked in
+     * waitpid for it (HotSpot waits for threads in native code before it exits). Returns the server's pid.
+     */
+    static long detach(List<String> cmd, Path log) throws IOException {
+      List<String> sh = new ArrayList<>(List.of("/bin/sh", "-c", "exec 3>\"$0\" || exit 1; \"$@\" </dev/null >&3 2>&3 3>&- & echo $!",
+          log.toString()));
+      sh.addAll(cmd);
+      Process p = new ProcessBuilder(sh).redirectErrorStream(true).start();
+      String out;
+      try (var in = p.getInputStream()) {
+        out = new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
+      }
+      try {
+        int rc = p.waitFor();
+        if (rc != 0 || !out.matches("[0-9]+")) {
+          throw new IOException("could not start the socket's server (" + String.join(" ", cmd) + "): " + out);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while starting the socket's server", e);
+      }
+      return Long.parseLong(out);
     }
   }
 
