@@ -10,10 +10,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
-import java.util.logging.ConsoleHandler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import java.util.logging.SimpleFormatter;
 
 /**
  * {@code berth engine}: runs the engine in the foreground until SIGTERM or SIGINT.
@@ -226,17 +224,8 @@ public final class EngineMain {
   }
 
   private static void setUpLogging(boolean debug) {
-    System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
-    Logger root = Logger.getLogger("");
-    for (var h : root.getHandlers()) {
-      root.removeHandler(h);
-    }
-    ConsoleHandler h = new ConsoleHandler();
-    h.setFormatter(new SimpleFormatter());
-    h.setLevel(debug ? Level.FINE : Level.INFO);
-    root.addHandler(h);
-    Logger.getLogger("berth").setLevel(debug ? Level.FINE : Level.INFO);
-    root.setLevel(Level.INFO);
-    Logger.getLogger("io.netty").setLevel(Level.WARNING);
+    ConsoleLog.install(debug ? Level.FINE : Level.INFO,
+        Map.of("berth", debug ? Level.FINE : Level.INFO, "io.netty", Level.WARNING));
   }
+
 }

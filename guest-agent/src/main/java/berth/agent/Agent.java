@@ -4,6 +4,7 @@ import berth.agent.engine.EngineSupervisor;
 import berth.agent.ready.Readiness;
 import berth.agent.sshd.AgentControl;
 import berth.agent.sshd.AgentSshServer;
+import berth.engine.ConsoleLog;
 import berth.engine.Flags;
 import berth.engine.Version;
 import java.io.IOException;
@@ -11,16 +12,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.logging.ConsoleHandler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import java.util.logging.SimpleFormatter;
 
 /**
  * The guest's main program: starts the engine in this JVM and the SSH server the host talks to, prints
@@ -29,10 +29,6 @@ import java.util.logging.SimpleFormatter;
  */
 public final class Agent implements Callable<Integer>, AgentControl {
   private static final Logger LOG = Logger.getLogger("berth.agent");
-  // java.util.logging keeps loggers weakly: hold the ones whose level is set here
-  private static final Logger BERTH = Logger.getLogger("berth");
-  private static final Logger NETTY = Logger.getLogger("io.netty");
-  private static final Logger SSHD = Logger.getLogger("org.apache.sshd");
   static final Duration ENGINE_READY_TIMEOUT = Duration.ofSeconds(120);
   /** How long a {@code berth-agent shutdown} reply gets to reach the host before the server goes. */
   static final Duration REPLY_GRACE = Duration.ofMillis(500);
@@ -147,18 +143,17 @@ public final class Agent implements Callable<Integer>, AgentControl {
   @Override
   public Integer call() throws Exception {
     setUpLogging(debug);
-    LOG.info("agent: main" + uptime() + ", " + ProcessHandle.current().info().startInstant()
-        .map(t -> java.time.Duration.between(t, java.time.Instant.now()).toMillis() + " ms after the JVM's start").orElse(""));
+    // The engine and the SSH server start side by side: the host's connection (key exchange, login) is made
+    // while the engine is still coming up, and `berth-agent ready` waits for the engine. Under emulation each
+    // takes seconds, so this is most of a boot's critical path: the engine starts before anything else here.
+    Thread starter = new Thread(this::startEngine, "engine-start");
+    starter.setDaemon(true);
+    starter.start();
+    LOG.info("agent: main" + uptime());
     if (!Files.isRegularFile(authorizedKeys)) {
       // not fatal: the file is re-read on each login, so keys written later still work
       LOG.warning("no authorized keys file at " + authorizedKeys + ": every login is refused until it exists");
     }
-    // The engine and the SSH server start side by side: the host's connection (key exchange, login) is made
-    // while the engine is still coming up, and `berth-agent ready` waits for the engine. Under emulation each
-    // takes seconds, so this is most of a boot's critical path.
-    Thread starter = new Thread(this::startEngine, "engine-start");
-    starter.setDaemon(true);
-    starter.start();
     AgentSshServer sshd;
     try {
       sshd = AgentSshServer.start(new AgentSshServer.Settings(sshAddress, sshPort, authorizedKeys, hostKey,
@@ -276,19 +271,9 @@ public final class Agent implements Callable<Integer>, AgentControl {
   }
 
   private static void setUpLogging(boolean debug) {
-    System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
-    Logger root = Logger.getLogger("");
-    for (var h : root.getHandlers()) {
-      root.removeHandler(h);
-    }
-    ConsoleHandler h = new ConsoleHandler(); // stderr: stdout carries only the readiness line
-    h.setFormatter(new SimpleFormatter());
-    h.setLevel(debug ? Level.FINE : Level.INFO);
-    root.addHandler(h);
-    root.setLevel(Level.INFO);
-    BERTH.setLevel(debug ? Level.FINE : Level.INFO);
-    NETTY.setLevel(Level.WARNING);
     // SSHD logs every connection at INFO through SLF4J; keep its warnings only
-    SSHD.setLevel(debug ? Level.INFO : Level.WARNING);
+    ConsoleLog.install(debug ? Level.FINE : Level.INFO, Map.of("berth", debug ? Level.FINE : Level.INFO,
+        "io.netty", Level.WARNING, "org.apache.sshd", debug ? Level.INFO : Level.WARNING));
   }
+
 }
