@@ -179,17 +179,6 @@ public final class Agent implements Callable<Integer>, AgentControl {
       LOG.severe("the engine does not answer /_ping on " + engineSocket + "; not announcing readiness");
     } else {
       LOG.info("ready" + uptime());
-      // while the host sets up its socket after the announcement, the engine answers once what a user asks first
-      Thread warm = new Thread(() -> {
-        long t0 = System.nanoTime();
-        if (started.warmUp()) {
-          LOG.info("engine warmed up (/version, /info) in " + (System.nanoTime() - t0) / 1_000_000 + " ms" + uptime());
-        } else {
-          LOG.warning("the engine's warm-up requests (/version, /info) did not all answer 200");
-        }
-      }, "engine-warm-up");
-      warm.setDaemon(true);
-      warm.start();
     }
     exit.await();
     Runtime.getRuntime().removeShutdownHook(hook);

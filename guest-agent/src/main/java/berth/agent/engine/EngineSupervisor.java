@@ -60,30 +60,11 @@ public final class EngineSupervisor {
 
   /** True if the engine answers {@code GET /_ping} with 200 OK within {@code timeout}. Never throws. */
   public boolean ping(Duration timeout) {
-    String r = get("/_ping", timeout);
-    return r.startsWith("HTTP/1.1 200") && r.endsWith("OK");
-  }
-
-  /**
-   * Asks the engine once for what a user's first commands ask ({@code docker version}, {@code docker info}), so
-   * that their first answers do not pay for the code's first run (seconds under emulation); the answers are
-   * dropped. True if both were 200 OK.
-   */
-  public boolean warmUp() {
-    boolean ok = true;
-    for (String path : List.of("/version", "/info")) {
-      ok &= get(path, Duration.ofSeconds(30)).startsWith("HTTP/1.1 200");
-    }
-    return ok;
-  }
-
-  /** The whole reply to {@code GET path} (status line, headers, body); "" if there was none within {@code timeout}. */
-  private String get(String path, Duration timeout) {
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       CompletableFuture<String> reply = CompletableFuture.supplyAsync(() -> {
         try {
           ch.connect(UnixDomainSocketAddress.of(socket));
-          ch.write(ByteBuffer.wrap(("GET " + path + " HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n")
+          ch.write(ByteBuffer.wrap("GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n"
               .getBytes(StandardCharsets.US_ASCII)));
           ByteArrayOutputStream out = new ByteArrayOutputStream();
           ByteBuffer buf = ByteBuffer.allocate(4096);
@@ -96,12 +77,13 @@ public final class EngineSupervisor {
           return "";
         }
       });
-      return reply.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      String r = reply.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      return r.startsWith("HTTP/1.1 200") && r.endsWith("OK");
     } catch (IOException | ExecutionException | TimeoutException e) {
-      return "";
+      return false;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return "";
+      return false;
     }
   }
 
