@@ -227,5 +227,4 @@ public final class EngineMain {
     ConsoleLog.install(debug ? Level.FINE : Level.INFO,
         Map.of("berth", debug ? Level.FINE : Level.INFO, "io.netty", Level.WARNING));
   }
-
 }

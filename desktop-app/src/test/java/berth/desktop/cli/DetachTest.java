@@ -41,7 +41,7 @@ class DetachTest {
   }
 
   @Test
-  void aCommandThatCannotRunIsAnErrorNotAPid() throws Exception {
+  void aMissingProgramFailsInItsLogAndAnUnwritableLogIsAnError() throws Exception {
     // the shell starts it in the background and prints its pid before exec fails: the pid is returned, and the
     // failure is in the log, as for a server that dies at once (start then reports the log)
     Path log = dir.resolve("serve.log");
