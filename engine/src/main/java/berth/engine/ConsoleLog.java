@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.LocalDateTime;
 import java.time.ZoneId;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -24,23 +25,27 @@ public final class ConsoleLog extends Formatter {
   private static final List<Logger> HELD = new CopyOnWriteArrayList<>();
 
   /**
-   * Replaces the root logger's handlers with one on stderr at {@code handlerLevel} in this format; the root logs
-   * INFO and up, and each of {@code levels} gets its own level.
+   * Replaces the root logger's handlers with one on stderr in this format, at FINE with {@code debug} and INFO
+   * otherwise; the root logs INFO and up, Berth's loggers FINE with {@code debug}, Netty's warnings only, and each
+   * of {@code more} gets its own level.
    */
-  public static void install(Level handlerLevel, Map<String, Level> levels) {
+  public static void install(boolean debug, Map<String, Level> more) {
+    Level level = debug ? Level.FINE : Level.INFO;
     Logger root = Logger.getLogger("");
     for (var h : root.getHandlers()) {
       root.removeHandler(h);
     }
     ConsoleHandler h = new ConsoleHandler();
     h.setFormatter(new ConsoleLog());
-    h.setLevel(handlerLevel);
+    h.setLevel(level);
     root.addHandler(h);
     root.setLevel(Level.INFO);
-    levels.forEach((name, level) -> {
-      Logger l = Logger.getLogger(name);
-      l.setLevel(level);
-      HELD.add(l);
+    Map<String, Level> levels = new HashMap<>(Map.of("berth", level, "io.netty", Level.WARNING));
+    levels.putAll(more);
+    levels.forEach((name, l) -> {
+      Logger logger = Logger.getLogger(name);
+      logger.setLevel(l);
+      HELD.add(logger);
     });
   }
 

@@ -224,7 +224,6 @@ public final class EngineMain {
   }
 
   private static void setUpLogging(boolean debug) {
-    ConsoleLog.install(debug ? Level.FINE : Level.INFO,
-        Map.of("berth", debug ? Level.FINE : Level.INFO, "io.netty", Level.WARNING));
+    ConsoleLog.install(debug, Map.of());
   }
 }

@@ -261,8 +261,6 @@ public final class Agent implements Callable<Integer>, AgentControl {
 
   private static void setUpLogging(boolean debug) {
     // SSHD logs every connection at INFO through SLF4J; keep its warnings only
-    ConsoleLog.install(debug ? Level.FINE : Level.INFO, Map.of("berth", debug ? Level.FINE : Level.INFO,
-        "io.netty", Level.WARNING, "org.apache.sshd", debug ? Level.INFO : Level.WARNING));
+    ConsoleLog.install(debug, Map.of("org.apache.sshd", debug ? Level.INFO : Level.WARNING));
   }
-
 }
