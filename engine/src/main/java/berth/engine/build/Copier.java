@@ -1,5 +1,6 @@
 package berth.engine.build;
 
+import berth.engine.content.Digest;
 import berth.engine.errdefs.EngineException;
 import berth.engine.runtime.UserResolver;
 import berth.engine.sys.Posix;
@@ -13,7 +14,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -174,7 +174,7 @@ final class Copier {
    * come from an image rather than the context, whose files all become root's). Same digest → same layer.
    */
   static String checksum(List<Source> sources, boolean owners) throws IOException {
-    MessageDigest md = sha256();
+    MessageDigest md = Digest.newSha256();
     byte[] buf = new byte[1 << 16];
     for (Source s : sources) {
       md.update(("source " + s.name() + "\0").getBytes(StandardCharsets.UTF_8));
@@ -213,14 +213,6 @@ final class Copier {
 
   private static String rel(Path top, Path p) {
     return p.startsWith(top) ? top.relativize(p).toString() : "";
-  }
-
-  private static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   /**

@@ -55,8 +55,11 @@ public final class Digest implements Comparable<Digest> {
     return true;
   }
 
-  /** A fresh sha256 {@link MessageDigest}, which every JRE provides. */
+  /** A fresh sha256 {@link MessageDigest}: Nettle's where it loads (see {@link NativeSha256}), else the JDK's. */
   public static MessageDigest newSha256() {
+    if (NativeSha256.AVAILABLE) {
+      return new NativeSha256();
+    }
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
