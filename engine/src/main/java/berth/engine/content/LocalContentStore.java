@@ -2,6 +2,7 @@ package berth.engine.content;
 
 import berth.engine.errdefs.EngineException;
 import berth.engine.store.Trees;
+import com.sun.jna.Memory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -127,7 +128,10 @@ public final class LocalContentStore implements ContentStore {
     private final Path data;
     private final FileChannel channel;
     private final MessageDigest sha = Digest.newSha256();
-    private final ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
+    // Native memory freed when the writer closes: a direct ByteBuffer's would stay allocated until a full
+    // collection found the writer, and with the engine's serial collector that can be long after a load.
+    private final Memory bufMemory = new Memory(BUFFER);
+    private final ByteBuffer buf = bufMemory.getByteBuffer(0, BUFFER);
     private final OutputStream stream = new HashingStream();
     private long written;
     private boolean closed;
@@ -158,7 +162,7 @@ public final class LocalContentStore implements ContentStore {
     }
 
     @Override
-    public Digest commit(long expectedSize, Digest expected) throws IOException {
+    public synchronized Digest commit(long expectedSize, Digest expected) throws IOException {
       try {
         ensureOpen();
         drainBuffer();
@@ -190,11 +194,12 @@ public final class LocalContentStore implements ContentStore {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
       if (closed) {
         return;
       }
       closed = true;
+      bufMemory.close();
       try {
         channel.close();
       } catch (IOException e) {
@@ -229,6 +234,12 @@ public final class LocalContentStore implements ContentStore {
 
       @Override
       public void write(byte[] b, int off, int len) throws IOException {
+        synchronized (LocalWriter.this) { // close() frees the buffer; never while a write uses it
+          writeLocked(b, off, len);
+        }
+      }
+
+      private void writeLocked(byte[] b, int off, int len) throws IOException {
         ensureOpen();
         sha.update(b, off, len);
         written += len;
