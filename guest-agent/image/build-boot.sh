@@ -79,9 +79,9 @@ KV="${KPKG#linux-image-}"
 # (ps -q, unshare --net=FILE, ip -batch).
 TOOL_PKGS="runc tini iptables iproute2 util-linux e2fsprogs procps netbase"
 # Their shared libraries come from the library packages in their dependency closure (perl's left out), plus
-# the ones the JRE needs. Only the libraries some binary in the image asks for are copied.
+# the ones the JRE and the engine need. Only the libraries some binary in the image asks for are copied.
 LIB_PKGS="$( (apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
-  --no-enhances $TOOL_PKGS 2>/dev/null | grep -E '^(lib|zlib)' | grep -Ev 'perl|^libelogind'; printf "%s\n" libc6 libgcc-s1 libstdc++6 zlib1g) \
+  --no-enhances $TOOL_PKGS 2>/dev/null | grep -E '^(lib|zlib)' | grep -Ev 'perl|^libelogind'; printf "%s\n" libc6 libgcc-s1 libstdc++6 zlib1g libnettle8) \
   | sort -u | tr '\n' ' ')"
 PKGS="$KPKG $TOOL_PKGS $LIB_PKGS"
 VERSIONS="$(apt-cache policy $PKGS | awk '/^[^ ]/{p=substr($1, 1, length($1) - 1)} /Candidate:/{print p "=" $2}')"
@@ -261,6 +261,11 @@ for i, jar in enumerate(sys.argv[2:]):
 EOF
 queue="$(find "$ST" "$WORK/jarnative" -type f ! -name '*.ko' ! -name '*.jar' ! -name '*.jsa' -size +1k -exec sh -c \
   'for f; do [ "$(head -c4 "$f" | od -An -c | tr -d " ")" = "177ELF" ] && echo "$f"; done' sh {} +)"
+# opened by the engine itself (JNA's dlopen, so no NEEDED names it): Nettle, the engine's SHA-256
+for n in libnettle.so.8; do
+  src="$(find_lib "$n")" || die "no unpacked package has $n"
+  cp -L "$src" "$LIBDIR/$n"; queue="$queue $LIBDIR/$n"
+done
 while [ -n "$queue" ]; do
   next=""
   for f in $queue; do

@@ -21,7 +21,9 @@ final class NativeSha256 extends MessageDigest implements Cloneable {
   private static final int SCRATCH = 64 << 10;
   private static final ThreadLocal<Memory> SCRATCH_BY_THREAD = ThreadLocal.withInitial(() -> new Memory(SCRATCH));
 
-  static final boolean AVAILABLE = register();
+  /** Why Nettle is not used, or null when it is. */
+  static final String UNAVAILABLE = register();
+  static final boolean AVAILABLE = UNAVAILABLE == null;
 
   private Memory ctx = new Memory(CTX_SIZE);
 
@@ -30,15 +32,15 @@ final class NativeSha256 extends MessageDigest implements Cloneable {
     engineReset();
   }
 
-  private static boolean register() {
+  private static String register() {
     if ("jdk".equals(System.getProperty("berth.sha256"))) {
-      return false;
+      return "-Dberth.sha256=jdk";
     }
     try {
       Native.register(NativeSha256.class, NativeLibrary.getInstance("libnettle.so.8"));
-      return true;
+      return null;
     } catch (UnsatisfiedLinkError | RuntimeException e) {
-      return false;
+      return "libnettle.so.8 (Debian's libnettle8) did not load: " + e.getMessage();
     }
   }
 
