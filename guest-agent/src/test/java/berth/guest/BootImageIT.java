@@ -114,9 +114,6 @@ class BootImageIT {
       double ready = (System.nanoTime() - start) / 1e9;
       // the engine's own log line: its API socket is where the contract puts it
       assertTrue(log.contains("API listening on unix:///run/berth/docker.sock"), log);
-      // the image carries Nettle, which the engine opens itself for SHA-256 (no NEEDED names it); without it the
-      // engine would say so as it starts
-      assertFalse(log.contains("SHA-256 by the JDK"), log);
       System.out.printf("BootImageIT %s: BERTH-AGENT READY %.1f s after QEMU started%n", name, ready);
       try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
         ch.connect(UnixDomainSocketAddress.of(monitor));

@@ -75,6 +75,8 @@ class MachineCliIT {
         "{{.Endpoints.docker.Host}}"), Duration.ofSeconds(30)).stdout().strip());
     Result plain = exec(List.of("docker", "info", "--format", "{{.DockerRootDir}}"), Duration.ofSeconds(60));
     assertEquals("/var/lib/berth", plain.stdout().strip(), "the guest's engine (its data disk) answers: " + plain);
+    // start compared the guest's clock with the host's (and set it if it was off) while the guest booted
+    assertTrue(console().contains("time-sync: clock "), "no time-sync in the guest's log:" + console());
 
     try (DockerCli docker = new DockerCli("unix://" + sock).timeout(Duration.ofSeconds(180))) {
       assertTrue(docker.run("version", "--format", "{{.Server.Version}}").assertOk().out().length() > 0);
@@ -82,6 +84,10 @@ class MachineCliIT {
       TestImages.busybox(tar, "busybox:latest");
       docker.run("load", "-i", tar.toString()).assertOk();
       assertEquals("hi", docker.run("run", "--rm", "busybox", "echo", "hi").assertOk().out());
+      // the load hashed its blobs with Nettle, which the image carries for the engine to open itself (no binary's
+      // NEEDED names it); without it the engine warns at the first digest
+      assertFalse(console().contains("SHA-256 by the JDK"), "the guest's engine fell back to the JDK's SHA-256:"
+          + console());
 
       // libvirtd going away (restarted, upgraded) leaves the VM running and the socket served: serve used to give
       // the socket up at the first status it could not read, cutting every open docker connection

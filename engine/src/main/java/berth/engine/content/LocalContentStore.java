@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.UUID;
-import java.util.logging.Logger;
 
 /**
  * A {@link ContentStore} in a local directory: committed blobs at {@code <root>/blobs/sha256/<hex>},
@@ -29,7 +28,6 @@ import java.util.logging.Logger;
  * Thread-safe: ingests are private to their writer and publication is an atomic rename.
  */
 public final class LocalContentStore implements ContentStore {
-  private static final Logger LOG = Logger.getLogger(LocalContentStore.class.getName());
   private static final int BUFFER = 256 * 1024;
 
   private final Path blobs;
@@ -37,10 +35,6 @@ public final class LocalContentStore implements ContentStore {
 
   /** Opens (creating if needed) the store at {@code root} and removes ingests a crash left behind. */
   public LocalContentStore(Path root) throws IOException {
-    if (!NativeSha256.AVAILABLE) {
-      LOG.warning("SHA-256 by the JDK, not Nettle (" + NativeSha256.UNAVAILABLE
-          + "): loads and pulls hash several times slower");
-    }
     this.blobs = root.resolve("blobs").resolve("sha256");
     this.ingest = root.resolve("ingest");
     Files.createDirectories(blobs);

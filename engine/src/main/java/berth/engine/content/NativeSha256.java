@@ -6,6 +6,7 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
+import java.util.logging.Logger;
 
 /**
  * SHA-256 computed by Nettle (GnuTLS's crypto library, libnettle8, on every Debian system since apt
@@ -21,9 +22,13 @@ final class NativeSha256 extends MessageDigest implements Cloneable {
   private static final int SCRATCH = 64 << 10;
   private static final ThreadLocal<Memory> SCRATCH_BY_THREAD = ThreadLocal.withInitial(() -> new Memory(SCRATCH));
 
-  /** Why Nettle is not used, or null when it is. */
-  static final String UNAVAILABLE = register();
-  static final boolean AVAILABLE = UNAVAILABLE == null;
+  private static final Logger LOG = Logger.getLogger(NativeSha256.class.getName());
+
+  /**
+   * Whether Nettle is used. Found out at the first digest, not at the engine's start: binding the library costs
+   * tens of milliseconds natively and ten times that in an emulated guest, on the start's critical path.
+   */
+  static final boolean AVAILABLE = register();
 
   private Memory ctx = new Memory(CTX_SIZE);
 
@@ -32,16 +37,20 @@ final class NativeSha256 extends MessageDigest implements Cloneable {
     engineReset();
   }
 
-  private static String register() {
+  private static boolean register() {
+    String why;
     if ("jdk".equals(System.getProperty("berth.sha256"))) {
-      return "-Dberth.sha256=jdk";
+      why = "-Dberth.sha256=jdk";
+    } else {
+      try {
+        Native.register(NativeSha256.class, NativeLibrary.getInstance("libnettle.so.8"));
+        return true;
+      } catch (UnsatisfiedLinkError | RuntimeException e) {
+        why = "libnettle.so.8 (Debian's libnettle8) did not load: " + e.getMessage();
+      }
     }
-    try {
-      Native.register(NativeSha256.class, NativeLibrary.getInstance("libnettle.so.8"));
-      return null;
-    } catch (UnsatisfiedLinkError | RuntimeException e) {
-      return "libnettle.so.8 (Debian's libnettle8) did not load: " + e.getMessage();
-    }
+    LOG.warning("SHA-256 by the JDK, not Nettle (" + why + "): loads and pulls hash several times slower");
+    return false;
   }
 
   private static native void nettle_sha256_init(Pointer ctx);
