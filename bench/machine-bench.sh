@@ -8,7 +8,7 @@
 #   guest.boot_*                     guest uptime at the init and agent steps (from the console's BERTH-GUEST lines)
 #   guest.idle_used                  MemTotal - MemAvailable in the guest after it has idled; floor: the bare guest
 #   host.qemu_rss                    the QEMU process's resident memory on the host, idle
-#   image.*                          boot image sizes: initrd (zstd), vmlinuz, vmlinux, the initramfs unpacked
+#   image.*                          boot image sizes: initrd (compressed), vmlinuz, vmlinux, the initramfs unpacked
 #   machine.stop                     `./berth stop` (graceful: engine stopped, disk synced, VM powered off)
 # Root (libvirtd's qemu:///system). Everything lives in a scratch BERTH_HOME removed at the end.
 # Env: N (3 warm starts), BERTH_SHARED (../shared), ACCEL (tcg), CPUS (2), MEMORY_MIB (2048), IDLE_S (30).
@@ -116,8 +116,12 @@ fi
 
 # --- image sizes ---
 mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
-emit image.initrd_zstd MiB info "initrd.img" "$(mib "$(stat -c %s "$IMAGE/initrd.img")")"
-emit image.initrd_unpacked MiB info "the initramfs's cpio, unpacked" "$(mib "$(zstd -dc "$IMAGE/initrd.img" | wc -c)")"
+unpack() { # a compressed initramfs to stdout: lz4 (legacy frame) or zstd, by its magic
+  case "$(head -c4 "$1" | od -An -tx1 | tr -d ' \n')" in 02214c18) lz4 -dc "$1" ;; *) zstd -dc "$1" ;; esac
+}
+emit image.initrd MiB info "initrd.img, compressed ($(head -c4 "$IMAGE/initrd.img" | od -An -tx1 | tr -d ' \n' |
+  sed 's/^02214c18$/lz4/; s/^28b52ffd$/zstd/'))" "$(mib "$(stat -c %s "$IMAGE/initrd.img")")"
+emit image.initrd_unpacked MiB info "the initramfs's cpio, unpacked" "$(mib "$(unpack "$IMAGE/initrd.img" | wc -c)")"
 emit image.vmlinuz MiB info "Debian's compressed kernel" "$(mib "$(stat -c %s "$IMAGE/vmlinuz")")"
 emit image.vmlinux MiB info "the same kernel uncompressed (PVH boot, faster under TCG)" "$(mib "$(stat -c %s "$IMAGE/vmlinux")")"
 emit image.opt_sqfs MiB info "opt.sqfs: /opt/berth (JRE, jars, AppCDS), lz4 squashfs, a read-only disk" \

@@ -171,7 +171,12 @@ acpid -c /etc/acpi -l /run/berth/acpid.log -p /run/berth/acpid.pid 2>/dev/null \
   || say "FAILED acpid: the power button will not stop the agent"
 
 # The agent, under tini (a subreaper, so orphaned processes are reaped) as a child of this init. Its heap is
-# a quarter of the memory, at most 512 MiB; C1 only and serial GC start fastest on a small emulated machine.
+# a quarter of the memory, at most 512 MiB; C1 only and serial GC start fastest on a small emulated machine, and
+# so do compile thresholds ten times the default (as ./berth gives the engine on a host): under TCG each method
+# compiled costs the emulator more than interpreting the start's run-once code does (likely because QEMU drops
+# and redoes its translation of each page the compiler writes; not measured apart). The engine alone in a guest started in 1.5-1.9 s with
+# them against 2.0-2.5 s without (three runs each), and 1.3-1.6 s with no compiler at all, which no long-running
+# engine can afford.
 # The class-data archive is mapped where it was dumped (ArchiveRelocationMode=0; Debian's JDK 17 defaults to
 # relocating it at every start, rewriting every pointer in it: on the host that doubles `java -version`'s time,
 # 0.1 s more, and under emulation it costs the guest's start far more). Where that address is taken the JVM
@@ -179,7 +184,8 @@ acpid -c /etc/acpi -l /run/berth/acpid.log -p /run/berth/acpid.pid 2>/dev/null \
 if [ $data_ok = yes ]; then
   mem_mib=$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)
   heap=$((mem_mib / 4)); [ $heap -gt 512 ] && heap=512; [ $heap -lt 64 ] && heap=64
-  JFLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx${heap}m -XX:-UsePerfData -Djava.io.tmpdir=/tmp"
+  JFLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=10 -Xmx${heap}m -XX:-UsePerfData \
+    -Djava.io.tmpdir=/tmp"
   [ -f /opt/berth/app.jsa ] && JFLAGS="$JFLAGS -XX:SharedArchiveFile=/opt/berth/app.jsa \
     -XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0"
   CP=/opt/berth/lib/*

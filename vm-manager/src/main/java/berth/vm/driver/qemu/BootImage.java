@@ -58,8 +58,9 @@ record BootImage(Path kernel, Path initrd, Path opt) {
     } else if (!(startsWith(initrd, 0, new byte[] {0x1f, (byte) 0x8b}) // gzip
         || startsWith(initrd, 0, new byte[] {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd}) // zstd
         || startsWith(initrd, 0, new byte[] {(byte) 0xfd, '7', 'z', 'X', 'Z'}) // xz
+        || startsWith(initrd, 0, new byte[] {0x02, 0x21, 0x4c, 0x18}) // lz4, legacy frame
         || startsWith(initrd, 0, "070701".getBytes(java.nio.charset.StandardCharsets.US_ASCII)))) { // cpio newc
-      p.add(initrd + " is corrupt: not a gzip, zstd or xz compressed (or plain) cpio archive");
+      p.add(initrd + " is corrupt: not a gzip, zstd, xz or lz4 compressed (or plain) cpio archive");
     }
     Path opt = dir.resolve(OPT);
     if (!Files.exists(opt)) {

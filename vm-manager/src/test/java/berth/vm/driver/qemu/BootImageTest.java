@@ -50,6 +50,22 @@ class BootImageTest {
   }
 
   @Test
+  void theInitramfsIsAcceptedInEachFormatTheKernelUnpacks() throws Exception {
+    Files.write(dir.resolve("vmlinux"), new byte[] {0x7f, 'E', 'L', 'F', 2, 1});
+    Files.write(dir.resolve("opt.sqfs"), new byte[] {'h', 's', 'q', 's', 4, 0});
+    Path initrd = dir.resolve("initrd.img");
+    for (byte[] head : List.of(new byte[] {0x1f, (byte) 0x8b, 8, 0}, new byte[] {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd, 0},
+        new byte[] {(byte) 0xfd, '7', 'z', 'X', 'Z', 0}, new byte[] {0x02, 0x21, 0x4c, 0x18, 0}, "070701".getBytes())) {
+      Files.write(initrd, head);
+      assertEquals(List.of(), BootImage.problems(dir), "initrd starting " + java.util.HexFormat.of().formatHex(head));
+    }
+    // lz4's newer frame format (what `lz4` writes without -l) is one the kernel cannot unpack
+    Files.write(initrd, new byte[] {0x04, 0x22, 0x4d, 0x18, 0x64});
+    assertEquals(List.of(initrd + " is corrupt: not a gzip, zstd, xz or lz4 compressed (or plain) cpio archive"),
+        BootImage.problems(dir));
+  }
+
+  @Test
   void aMissingDirectorySaysHowToBuildIt() {
     List<String> p = BootImage.problems(dir.resolve("image"));
     assertEquals(1, p.size());

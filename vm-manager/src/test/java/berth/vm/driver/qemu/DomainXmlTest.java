@@ -50,7 +50,14 @@ class DomainXmlTest {
     assertEquals("MiB", x(d, "/domain/memory/@unit"));
     assertEquals("2", x(d, "/domain/vcpu"));
     assertEquals("hvm", x(d, "/domain/os/type"));
-    assertEquals("pc", x(d, "/domain/os/type/@machine"));
+    assertEquals("q35", x(d, "/domain/os/type/@machine"));
+    // every device on the root bus at a fixed slot, the NIC's (0x10) included, none behind a root port
+    for (String dev : List.of("disk[1]", "disk[2]", "rng")) {
+      assertEquals("pci", x(d, "/domain/devices/" + dev + "/address/@type"), dev);
+      assertEquals("0x00", x(d, "/domain/devices/" + dev + "/address/@bus"), dev);
+    }
+    assertEquals(List.of("0x04", "0x05", "0x06"), List.of(x(d, "/domain/devices/disk[1]/address/@slot"),
+        x(d, "/domain/devices/disk[2]/address/@slot"), x(d, "/domain/devices/rng/address/@slot")));
     assertEquals("/img/vmlinux", x(d, "/domain/os/kernel"));
     assertEquals("/img/initrd.img", x(d, "/domain/os/initrd"));
     assertEquals(1, count(d, "/domain/features/acpi"));
@@ -113,6 +120,8 @@ class DomainXmlTest {
     assertEquals("/usr/lib/qemu/virtiofsd", x(d, "/domain/devices/filesystem[2]/binary/@path"));
     assertEquals("/srv/data", x(d, "/domain/devices/filesystem[2]/source/@dir"));
     assertEquals("berth1", x(d, "/domain/devices/filesystem[2]/target/@dir"));
+    assertEquals("0x08", x(d, "/domain/devices/filesystem[1]/address/@slot"));
+    assertEquals("0x09", x(d, "/domain/devices/filesystem[2]/address/@slot"));
     // virtiofs needs the guest's RAM shared with virtiofsd
     assertEquals("memfd", x(d, "/domain/memoryBacking/source/@type"));
     assertEquals("shared", x(d, "/domain/memoryBacking/access/@mode"));
