@@ -62,4 +62,14 @@ class DetachTest {
     }
     assertEquals(text, Files.exists(log) ? Files.readString(log) : "(no log)");
   }
+
+  @Test
+  void theServerGetsTheClassDataArchiveOptionsOfTheCommandsJvmAndNoneOfItsProgramArguments() {
+    assertEquals(List.of("-XX:SharedArchiveFile=/x/berth-cli.jsa", "-Xlog:cds*=off"),
+        BerthCli.Start.sharedArchiveOptions(List.of("-Xmx1g", "-XX:SharedArchiveFile=/x/berth-cli.jsa", "-Xlog:cds*=off",
+            "-cp", "-XX:SharedArchiveFile=/in/the/class/path", "berth.desktop.cli.BerthCli", "start",
+            "-XX:SharedArchiveFile=/a/program/argument")));
+    assertEquals(List.of(), BerthCli.Start.sharedArchiveOptions(List.of("-jar", "berth.jar", "-Xlog:cds")));
+    assertEquals(List.of(), BerthCli.Start.sharedArchiveOptions(List.of()));
+  }
 }
