@@ -26,6 +26,8 @@ public final class Machines {
   /** Where the guest's engine listens (the agent's contract). */
   public static final String GUEST_ENGINE_SOCKET = "/run/berth/docker.sock";
 
+  /** How long one SSH operation waits for the guest's SSH server to take a connection. */
+  private static final Duration SSH_DIAL_TIMEOUT = Duration.ofSeconds(30);
   private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Machines.class.getName());
   private final MachineStore store;
   private final MachineDriver driver;
@@ -131,9 +133,13 @@ public final class Machines {
               + driver.status(m) + "\n" + consoleTail(m));
         }
         try {
-          GuestSsh.ExecResult r = ssh.exec("berth-agent ready", Duration.ofSeconds(60));
+          // the host's time goes with the wait: the agent sets the guest's clock once the engine is up, which
+          // a time-sync of its own would do only one more round trip later (~0.5 s of an emulated boot). The
+          // time is read once logged in: the agent adds how long it waited from there, not the login's seconds.
+          ssh.connect(SSH_DIAL_TIMEOUT);
+          GuestSsh.ExecResult r = ssh.exec("berth-agent ready --time-sync " + System.currentTimeMillis(),
+              Duration.ofSeconds(60));
           if (r.exitStatus() == 0) {
-            ssh.exec("berth-agent time-sync " + System.currentTimeMillis(), Duration.ofSeconds(30));
             progress.accept("engine ready");
             return;
           }
@@ -239,7 +245,7 @@ public final class Machines {
   private GuestSsh ssh(Machine m) throws IOException {
     SshEndpoint e = driver.sshEndpoint(m);
     return GuestSsh.create(new GuestSsh.Target(e.host(), e.port(), m.dir().sshKey(), m.dir().knownHost()),
-        Duration.ofSeconds(30));
+        SSH_DIAL_TIMEOUT);
   }
 
   private String consoleTail(Machine m) {

@@ -77,6 +77,14 @@ class MachineCliIT {
     assertEquals("/var/lib/berth", plain.stdout().strip(), "the guest's engine (its data disk) answers: " + plain);
     // start compared the guest's clock with the host's (and set it if it was off) while the guest booted
     assertTrue(console().contains("time-sync: clock "), "no time-sync in the guest's log:" + console());
+    // and the guest's clock now reads the host's (busybox's date has whole seconds; the agent leaves 0.5 s alone)
+    long before = System.currentTimeMillis();
+    Result date = berth("ssh", "--", "date", "+%s");
+    long after = System.currentTimeMillis();
+    assertEquals(0, date.exitCode(), date.toString());
+    long guest = Long.parseLong(date.stdout().strip());
+    assertTrue(guest >= (before - 1500) / 1000 && guest <= (after + 1500) / 1000,
+        "the guest's clock reads " + guest + " s, the host's read " + before / 1000 + "-" + after / 1000 + " s");
 
     try (DockerCli docker = new DockerCli("unix://" + sock).timeout(Duration.ofSeconds(180))) {
       assertTrue(docker.run("version", "--format", "{{.Server.Version}}").assertOk().out().length() > 0);

@@ -2,6 +2,7 @@ package berth.agent.sshd;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalLong;
 
 /**
  * An exec request, parsed: one of the agent's own {@code berth-agent ...} commands, a malformed one (with the
@@ -10,8 +11,15 @@ import java.util.List;
 sealed interface AgentCommand {
   String PREFIX = "berth-agent";
 
-  /** {@code berth-agent ready}: wait until the engine answers /_ping. */
-  record Ready() implements AgentCommand {}
+  /**
+   * {@code berth-agent ready [--time-sync <epoch-millis>]}: wait until the engine answers /_ping; with the host's
+   * time, then also set the guest's clock to it (plus the time waited), saving {@code berth start} a round trip.
+   */
+  record Ready(OptionalLong hostEpochMillis) implements AgentCommand {
+    Ready() {
+      this(OptionalLong.empty());
+    }
+  }
 
   /** {@code berth-agent shutdown}: stop the engine, then the agent. */
   record Shutdown() implements AgentCommand {}
@@ -32,7 +40,7 @@ sealed interface AgentCommand {
     if (words.isEmpty() || !words.get(0).equals(PREFIX)) {
       return new Shell(commandLine == null ? "" : commandLine);
     }
-    String usage = "usage: berth-agent ready | shutdown | time-sync <epoch-millis>";
+    String usage = "usage: berth-agent ready [--time-sync <epoch-millis>] | shutdown | time-sync <epoch-millis>";
     if (words.size() < 2) {
       return new Invalid(usage);
     }
@@ -40,26 +48,36 @@ sealed interface AgentCommand {
     List<String> args = words.subList(2, words.size());
     switch (verb) {
       case "ready":
+        if (args.isEmpty()) {
+          return new Ready();
+        }
+        if (args.size() != 2 || !args.get(0).equals("--time-sync")) {
+          return new Invalid("berth-agent ready takes no arguments but --time-sync <epoch-millis>, got "
+              + String.join(" ", args));
+        }
+        return epochMillis("berth-agent ready --time-sync", args.get(1), ms -> new Ready(OptionalLong.of(ms)));
       case "shutdown":
         if (!args.isEmpty()) {
-          return new Invalid("berth-agent " + verb + " takes no arguments, got " + String.join(" ", args));
+          return new Invalid("berth-agent shutdown takes no arguments, got " + String.join(" ", args));
         }
-        return verb.equals("ready") ? new Ready() : new Shutdown();
+        return new Shutdown();
       case "time-sync":
         if (args.size() != 1) {
           return new Invalid("berth-agent time-sync needs one argument, the host's time in epoch milliseconds");
         }
-        try {
-          long ms = Long.parseLong(args.get(0));
-          if (ms <= 0) {
-            return new Invalid("berth-agent time-sync: not a time after 1970: " + args.get(0));
-          }
-          return new TimeSync(ms);
-        } catch (NumberFormatException e) {
-          return new Invalid("berth-agent time-sync: not epoch milliseconds: " + args.get(0));
-        }
+        return epochMillis("berth-agent time-sync", args.get(0), TimeSync::new);
       default:
         return new Invalid("unknown berth-agent command: " + verb + " (" + usage + ")");
+    }
+  }
+
+  /** {@code word} as epoch milliseconds after 1970 made into a command, or why it is not one. */
+  private static AgentCommand epochMillis(String what, String word, java.util.function.LongFunction<AgentCommand> command) {
+    try {
+      long ms = Long.parseLong(word);
+      return ms <= 0 ? new Invalid(what + ": not a time after 1970: " + word) : command.apply(ms);
+    } catch (NumberFormatException e) {
+      return new Invalid(what + ": not epoch milliseconds: " + word);
     }
   }
 }

@@ -14,6 +14,7 @@ final class BuiltinCommand extends StreamCommand {
   private static final Logger LOG = Logger.getLogger(BuiltinCommand.class.getName());
   private final AgentCommand command;
   private final AgentControl control;
+  private long startedNanos;
 
   BuiltinCommand(AgentCommand command, AgentControl control) {
     this.command = command;
@@ -22,6 +23,7 @@ final class BuiltinCommand extends StreamCommand {
 
   @Override
   public void start(ChannelSession channel, Environment env) {
+    startedNanos = System.nanoTime();
     daemon("berth-agent-" + command.getClass().getSimpleName().toLowerCase(), this::run);
   }
 
@@ -40,9 +42,22 @@ final class BuiltinCommand extends StreamCommand {
   }
 
   private int execute() throws IOException, InterruptedException {
-    if (command instanceof AgentCommand.Ready) {
-      return control.awaitEngine(READY_TIMEOUT) ? reply(out, "ready", 0)
-          : reply(err, "berth-agent: the engine did not answer /_ping within " + READY_TIMEOUT.toSeconds() + " s", 1);
+    if (command instanceof AgentCommand.Ready r) {
+      if (!control.awaitEngine(READY_TIMEOUT)) {
+        return reply(err, "berth-agent: the engine did not answer /_ping within " + READY_TIMEOUT.toSeconds() + " s", 1);
+      }
+      if (r.hostEpochMillis().isEmpty()) {
+        return reply(out, "ready", 0);
+      }
+      String what;
+      try {
+        what = GuestClock.sync(hostNow(r.hostEpochMillis().getAsLong(), startedNanos, System.nanoTime()));
+        LOG.info("time-sync: " + what);
+      } catch (IOException e) { // the engine is ready all the same: a clock left as it was fails no start
+        what = "time-sync failed: " + e.getMessage();
+        LOG.warning(what);
+      }
+      return reply(out, "ready\n" + what, 0);
     } else if (command instanceof AgentCommand.Shutdown) {
       LOG.info("shutdown requested over SSH");
       control.shutdown();
@@ -55,6 +70,11 @@ final class BuiltinCommand extends StreamCommand {
       return reply(err, "berth-agent: " + i.message(), 2);
     }
     throw new IllegalStateException("not a built-in command: " + command);
+  }
+
+  /** The host's time now: what it sent when the command started, plus the time the command has run since. */
+  static long hostNow(long hostEpochMillisAtStart, long startedNanos, long nowNanos) {
+    return hostEpochMillisAtStart + (nowNanos - startedNanos) / 1_000_000;
   }
 
   private static int reply(java.io.OutputStream to, String line, int status) {

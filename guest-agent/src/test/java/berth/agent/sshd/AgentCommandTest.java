@@ -14,13 +14,27 @@ class AgentCommandTest {
     assertEquals(new AgentCommand.Ready(), AgentCommand.parse("berth-agent ready"));
     assertEquals(new AgentCommand.Shutdown(), AgentCommand.parse("  berth-agent   shutdown "));
     assertEquals(new AgentCommand.TimeSync(1733318400123L), AgentCommand.parse("berth-agent time-sync 1733318400123"));
+    assertEquals(new AgentCommand.Ready(java.util.OptionalLong.of(1733318400123L)),
+        AgentCommand.parse("berth-agent ready --time-sync 1733318400123"));
+  }
+
+  @Test
+  void readyWithTheHostsTimeSetsTheClockToItPlusTheTimeWaited() {
+    long sent = 1733318400123L;
+    assertEquals(sent, BuiltinCommand.hostNow(sent, 5_000_000_000L, 5_000_000_000L));
+    assertEquals(sent + 2_750, BuiltinCommand.hostNow(sent, 5_000_000_000L, 7_750_400_000L));
+    assertEquals(sent + 1, BuiltinCommand.hostNow(sent, Long.MAX_VALUE - 500_000, Long.MIN_VALUE + 600_000)); // nanoTime wraps
   }
 
   @Test
   void malformedBuiltinsSayWhy() {
     assertTrue(msg("berth-agent").contains("usage"));
     assertTrue(msg("berth-agent reboot").contains("unknown berth-agent command: reboot"));
-    assertTrue(msg("berth-agent ready now").contains("takes no arguments"));
+    assertTrue(msg("berth-agent ready now").contains("takes no arguments but --time-sync"));
+    assertTrue(msg("berth-agent ready --time-sync").contains("takes no arguments but --time-sync"));
+    assertTrue(msg("berth-agent ready --time-sync soon").contains("ready --time-sync: not epoch milliseconds: soon"));
+    assertTrue(msg("berth-agent ready --time-sync 0").contains("not a time after 1970"));
+    assertTrue(msg("berth-agent shutdown now").contains("takes no arguments"));
     assertTrue(msg("berth-agent time-sync").contains("needs one argument"));
     assertTrue(msg("berth-agent time-sync 12abc").contains("not epoch milliseconds: 12abc"));
     assertTrue(msg("berth-agent time-sync -5").contains("not a time after 1970"));

@@ -159,6 +159,10 @@ class AgentIT {
     assertEquals(0, t.exitStatus(), t.toString());
     assertTrue(t.stdout().contains("left alone"), t.stdout());
     assertEquals(2, ssh.exec("berth-agent time-sync soon", Duration.ofSeconds(30)).exitStatus());
+    // what `berth start` sends: the wait and the clock in one exec
+    GuestSsh.ExecResult both = ssh.exec("berth-agent ready --time-sync " + System.currentTimeMillis(), Duration.ofSeconds(60));
+    assertEquals(0, both.exitStatus(), both.toString());
+    assertTrue(both.stdout().matches("ready\nclock within \\d+ ms of the host's; left alone\n"), both.stdout());
   }
 
   @Test
