@@ -56,7 +56,7 @@ echo "FLOOR-SHELL $(awk '/MemTotal/{t=$2} /MemAvailable/{a=$2} END{print int((t-
 poweroff -f
 EOF
 chmod 0755 "$FLOOR/root/init"
-( cd "$FLOOR/root" && find . | cpio -o -H newc --quiet -R 0:0 | zstd -q -3 ) > "$FLOOR/initrd.img"
+( cd "$FLOOR/root" && find . | cpio -o -H newc --quiet -R 0:0 | lz4 -l -q ) > "$FLOOR/initrd.img"
 floor_times=(); floor_mem=()
 for i in $(seq 1 "$N"); do
   t0=${EPOCHREALTIME/./}
@@ -117,7 +117,7 @@ fi
 # --- image sizes ---
 mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
 unpack() { # a compressed initramfs to stdout: lz4 (legacy frame) or zstd, by its magic
-  case "$(head -c4 "$1" | od -An -tx1 | tr -d ' \n')" in 02214c18) lz4 -dc "$1" ;; *) zstd -dc "$1" ;; esac
+  case "$(head -c4 "$1" | od -An -tx1 | tr -d ' \n')" in 02214c18) lz4 -dc "$1" ;; *) zstd -dc "$1" ;; esac # an older image
 }
 emit image.initrd MiB info "initrd.img, compressed ($(head -c4 "$IMAGE/initrd.img" | od -An -tx1 | tr -d ' \n' |
   sed 's/^02214c18$/lz4/; s/^28b52ffd$/zstd/'))" "$(mib "$(stat -c %s "$IMAGE/initrd.img")")"
@@ -128,6 +128,6 @@ emit image.opt_sqfs MiB info "opt.sqfs: /opt/berth (JRE, jars, AppCDS), lz4 squa
   "$(mib "$(stat -c %s "$IMAGE/opt.sqfs")")"
 emit image.boot_compressed MiB info "vmlinuz + initrd.img + opt.sqfs: what an installer ships (vmlinux is made from vmlinuz)" \
   "$(mib $(( $(stat -c %s "$IMAGE/vmlinuz") + $(stat -c %s "$IMAGE/initrd.img") + $(stat -c %s "$IMAGE/opt.sqfs") )))"
-emit floor.initrd_zstd MiB info "the floor's busybox initramfs" "$(mib "$(stat -c %s "$FLOOR/initrd.img")")"
+emit floor.initrd MiB info "the floor's busybox initramfs (lz4; zstd before 2026-12-06)" "$(mib "$(stat -c %s "$FLOOR/initrd.img")")"
 emit image.data_disk MiB info "data.qcow2 on the host after the runs" \
   "$(mib "$(stat -c %s "$BERTH_HOME/machines/default/data.qcow2")")"

@@ -3,7 +3,7 @@
 #   OUT_DIR/vmlinux        Debian's kernel (linux-image-amd64 of the machine's release) as an uncompressed ELF:
 #                          QEMU boots it through its PVH entry, which under TCG saves the ~3 s of XZ unpacking
 #   OUT_DIR/vmlinuz        the same kernel as Debian ships it (bzImage), for boot paths without PVH
-#   OUT_DIR/initrd.img     one zstd'd cpio holding the whole guest (see guest-agent/README.md): busybox, the kernel
+#   OUT_DIR/initrd.img     one lz4'd cpio holding the whole guest (see guest-agent/README.md): busybox, the kernel
 #                          modules the engine needs (with their closure and modules.dep), a jlink'ed JRE with its
 #                          CDS archive, the engine's and agent's jars (those three in OUT_DIR/opt.sqfs, below), berth-mon, runc, tini, iptables, iproute2,
 #                          util-linux's unshare/nsenter, procps' ps, e2fsprogs, the shared libraries they need,
@@ -16,8 +16,8 @@
 # dpkg -x, cached in OUT_DIR/debs), so the image is reproducible from package versions. The JRE is jlink'ed from
 # the host's JDK 17 (same Debian release, so it runs on the packaged glibc). The jars are taken from
 # engine/target and guest-agent/target of the repository this script sits in: build them first
-# (mvn -pl guest-agent -am package). Needs root only for apt-get when kmod, cpio, busybox-static, binutils or
-# zstd are missing. Facts behind the choices: /work/shared/notes/guest-boot.md (sections 1, 4 and 6).
+# (mvn -pl guest-agent -am package). Needs root only for apt-get when kmod, cpio, busybox-static, binutils,
+# lz4 or squashfs-tools are missing. Facts behind the choices: /work/shared/notes/guest-boot.md (sections 1, 4 and 6).
 set -euo pipefail
 OUT="${1:?usage: build-boot.sh OUT_DIR}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -32,7 +32,6 @@ need=()
 command -v depmod >/dev/null 2>&1 || need+=(kmod)
 command -v cpio >/dev/null 2>&1 || need+=(cpio)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
-command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
 command -v mksquashfs >/dev/null 2>&1 || need+=(squashfs-tools)
 [ -x /bin/busybox ] || need+=(busybox-static)
