@@ -185,6 +185,12 @@ public final class EngineMain {
       return 1;
     }
     setUpLogging(Boolean.TRUE.equals(config.debug()));
+    // SIGTERM and SIGINT end the engine cleanly with status 0, as dockerd does; a JVM shutdown hook would
+    // report 143. Handled from before the start: a signal during it lets the start finish, then undoes it
+    // (the JVM's default would end the process half-way, leaving its mounts, bridges and rules behind).
+    CountDownLatch stopped = new CountDownLatch(1);
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> stopped.countDown());
+    sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> stopped.countDown());
     Engine engine;
     try {
       // certs.d sits next to the config file, as /etc/docker/certs.d sits next to daemon.json
@@ -197,14 +203,12 @@ public final class EngineMain {
     if (config.pidFile() != null) {
       Files.writeString(Path.of(config.pidFile()), ProcessHandle.current().pid() + "\n");
     }
-    // SIGTERM and SIGINT end the engine cleanly with status 0, as dockerd does; a JVM shutdown hook
-    // would report 143. The hook stays for other exits (System.exit, a fatal error).
-    CountDownLatch stopped = new CountDownLatch(1);
-    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> stopped.countDown());
-    sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> stopped.countDown());
+    // the hook is for other exits (System.exit, a fatal error)
     Thread hook = new Thread(() -> shutDown(engine, config), "shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
-    Logger.getLogger("berth").info("Berth engine " + Version.VERSION + " ready (data root " + config.dataRoot() + ")");
+    if (stopped.getCount() > 0) {
+      Logger.getLogger("berth").info("Berth engine " + Version.VERSION + " ready (data root " + config.dataRoot() + ")");
+    }
     stopped.await();
     Runtime.getRuntime().removeShutdownHook(hook);
     shutDown(engine, config);

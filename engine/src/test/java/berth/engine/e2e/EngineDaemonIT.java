@@ -167,6 +167,59 @@ class EngineDaemonIT {
     }
   }
 
+  /**
+   * A SIGTERM while the engine is still starting lets the start finish and then undoes it, as one after it
+   * does: the JVM's default would end the process with 143 in the middle, leaving the networks' private
+   * mount of the exec root's netns directory (and the bridge and rules) behind. The signal is sent as soon as
+   * that mount exists, which the networks' thread makes early on while the rest of the engine is built.
+   */
+  @Test
+  void sigtermDuringTheStartLetsItFinishThenUndoesIt() throws Exception {
+    Path work = EngineProcess.newWorkDir();
+    try {
+      Path data = work.resolve("data");
+      Path sock = work.resolve("s.sock");
+      Path netns = Path.of(berth.engine.config.ConfigLoader.defaultExecRoot(data.toString())).resolve("netns");
+      Path log = work.resolve("engine.log");
+      Process p = new ProcessBuilder(EngineProcess.command(data, sock, List.of())).redirectErrorStream(true)
+          .redirectOutput(log.toFile()).start();
+      try {
+        long deadline = System.nanoTime() + EngineProcess.START_TIMEOUT.toNanos();
+        while (!mounted(netns) && p.isAlive() && System.nanoTime() < deadline) {
+          Thread.sleep(2);
+        }
+        assertTrue(mounted(netns), "the engine never mounted " + netns + "\n" + Files.readString(log));
+        boolean startHadEnded = Files.exists(sock, LinkOption.NOFOLLOW_LINKS);
+        p.destroy(); // SIGTERM
+        assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "still running 30 s after SIGTERM");
+        String out = Files.readString(log);
+        assertAll(
+            () -> assertEquals(0, p.exitValue(), "exit code after a SIGTERM during the start"
+                + (startHadEnded ? " (it had just ended)" : "") + "\n" + out),
+            () -> assertFalse(mounted(netns), netns + " still mounted after the engine exited\n" + out),
+            () -> assertFalse(Files.exists(sock, LinkOption.NOFOLLOW_LINKS), "socket left after SIGTERM"),
+            () -> assertTrue(out.contains("shutting down"), out));
+      } finally {
+        p.destroyForcibly().waitFor();
+        if (mounted(netns)) {
+          berth.engine.sys.Posix.umount2(netns, berth.engine.sys.Posix.MNT_DETACH);
+        }
+      }
+    } finally {
+      EngineProcess.deleteTree(work);
+    }
+  }
+
+  private static boolean mounted(Path dir) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+      String[] f = line.split(" ");
+      if (f.length > 4 && f[4].equals(dir.toString())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   @Test
   void restartKeepsLoadedImages() throws Exception {
     try (EngineProcess e = EngineProcess.start(); DockerCli cli = new DockerCli(e)) {

@@ -202,7 +202,8 @@ public final class EngineProcess implements AutoCloseable {
     }
   }
 
-  static List<String> command(Path dataRoot, Path socket, List<String> extraArgs) {
+  /** The command line that runs the engine (a private copy of its jar) on {@code dataRoot} and {@code socket}. */
+  public static List<String> command(Path dataRoot, Path socket, List<String> extraArgs) {
     Path jar = engineJar();
     Path lib = jar.getParent().resolve("lib");
     List<String> cmd = new ArrayList<>();
