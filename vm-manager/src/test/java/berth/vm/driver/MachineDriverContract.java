@@ -54,6 +54,9 @@ public abstract class MachineDriverContract {
   /** What the guest's console shows after a graceful stop (its agent stopped cleanly). */
   protected abstract String cleanStopMarker();
 
+  /** Checks what the guest's console shows once it has booted (its devices, shares...); nothing by default. */
+  protected void assertBooted(String console) {}
+
   /** Kills the machine's VM process the way a user or the OOM killer would, behind the driver's back. */
   protected abstract void killFromOutside(Machine m) throws Exception;
 
@@ -103,6 +106,7 @@ public abstract class MachineDriverContract {
     t0 = System.nanoTime();
     awaitConsole(m, bootMarker());
     log("boot to the guest's marker", t0);
+    assertBooted(Files.readString(driver.consoleLog(m), StandardCharsets.ISO_8859_1));
 
     // start while running is a no-op: same VM, same handle, same port
     assertSame(running.exited(), driver.start(m).exited());

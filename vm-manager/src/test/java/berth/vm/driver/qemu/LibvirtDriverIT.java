@@ -1,6 +1,7 @@
 package berth.vm.driver.qemu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -60,6 +61,13 @@ class LibvirtDriverIT extends MachineDriverContract {
   @Override
   protected String bootMarker() {
     return "BERTH-AGENT READY";
+  }
+
+  @Override
+  protected void assertBooted(String console) {
+    // the share, a virtiofs device at its fixed slot on q35's root bus, is mounted at its guest path
+    assertTrue(console.matches("(?s).*BERTH-GUEST share: \\S+ at /mnt/share.*"), console);
+    assertFalse(console.contains("BERTH-GUEST FAILED"), console);
   }
 
   @Override
