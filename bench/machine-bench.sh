@@ -116,12 +116,13 @@ fi
 
 # --- image sizes ---
 mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
-unpack() { # a compressed initramfs to stdout: lz4 (legacy frame) or zstd, by its magic
-  case "$(head -c4 "$1" | od -An -tx1 | tr -d ' \n')" in 02214c18) lz4 -dc "$1" ;; *) zstd -dc "$1" ;; esac # an older image
-}
-emit image.initrd MiB info "initrd.img, compressed ($(head -c4 "$IMAGE/initrd.img" | od -An -tx1 | tr -d ' \n' |
-  sed 's/^02214c18$/lz4/; s/^28b52ffd$/zstd/'))" "$(mib "$(stat -c %s "$IMAGE/initrd.img")")"
-emit image.initrd_unpacked MiB info "the initramfs's cpio, unpacked" "$(mib "$(unpack "$IMAGE/initrd.img" | wc -c)")"
+case "$(head -c4 "$IMAGE/initrd.img" | od -An -tx1 | tr -d ' \n')" in # its compression, by its magic
+  02214c18) initrd_comp=lz4 ;; # legacy frame
+  *) initrd_comp=zstd ;;       # an older image
+esac
+emit image.initrd MiB info "initrd.img, compressed ($initrd_comp)" "$(mib "$(stat -c %s "$IMAGE/initrd.img")")"
+emit image.initrd_unpacked MiB info "the initramfs's cpio, unpacked" \
+  "$(mib "$("$initrd_comp" -dc "$IMAGE/initrd.img" | wc -c)")"
 emit image.vmlinuz MiB info "Debian's compressed kernel" "$(mib "$(stat -c %s "$IMAGE/vmlinuz")")"
 emit image.vmlinux MiB info "the same kernel uncompressed (PVH boot, faster under TCG)" "$(mib "$(stat -c %s "$IMAGE/vmlinux")")"
 emit image.opt_sqfs MiB info "opt.sqfs: /opt/berth (JRE, jars, AppCDS), lz4 squashfs, a read-only disk" \

@@ -54,8 +54,8 @@ final class DomainXml {
   static final String OPT_SERIAL = "berth-opt";
   /** The data disk's serial: init takes the disk that has it for the data disk, whatever its name. */
   static final String DATA_SERIAL = "berth-data";
-  /** A PCI slot well clear of the ones libvirt assigns in order (notes §5). */
-  static final String NIC_PCI_ADDR = "0x10";
+  /** The NIC's PCI slot, well clear of the ones libvirt assigns in order (notes §5). */
+  static final int NIC_SLOT = 0x10;
   /** The root-bus slots of the data disk, the /opt/berth disk, the RNG and the first share (q35). */
   static final int DATA_SLOT = 0x04, OPT_SLOT = 0x05, RNG_SLOT = 0x06, FIRST_SHARE_SLOT = 0x08;
   private static final Pattern HOSTFWD = Pattern.compile("hostfwd=tcp:127\\.0\\.0\\.1:(\\d+)-:22\\b");
@@ -140,7 +140,7 @@ final class DomainXml {
       s.virtiofsd().ifPresent(p -> child(fs, "binary").setAttribute("path", p.toString()));
       child(fs, "source").setAttribute("dir", sh.source().toString());
       child(fs, "target").setAttribute("dir", sh.tag());
-      if (q35 && shareSlot < 0x10) { // slots 0x08-0x0f; more shares than that get the root ports libvirt adds
+      if (q35 && shareSlot < NIC_SLOT) { // slots 0x08-0x0f; more shares than that get the root ports libvirt adds
         rootBusSlot(fs, shareSlot++);
       }
     }
@@ -175,12 +175,17 @@ final class DomainXml {
     Element cl = d.createElementNS(QEMU_NS, "qemu:commandline");
     dom.appendChild(cl);
     for (String a : new String[] {"-netdev", "user,id=" + NETDEV_ID + ",hostfwd=tcp:127.0.0.1:" + s.sshPort() + "-:22",
-        "-device", "virtio-net-pci,netdev=" + NETDEV_ID + ",addr=" + NIC_PCI_ADDR}) {
+        "-device", "virtio-net-pci,netdev=" + NETDEV_ID + ",addr=" + slot(NIC_SLOT)}) {
       Element arg = d.createElementNS(QEMU_NS, "qemu:arg");
       arg.setAttribute("value", a);
       cl.appendChild(arg);
     }
     return serialize(d);
+  }
+
+  /** A PCI slot number as libvirt and QEMU write it: {@code 0x04}. */
+  private static String slot(int slot) {
+    return String.format("0x%02x", slot);
   }
 
   /** Puts a device on the PCI Express root bus at {@code slot}, function 0 (an integrated endpoint). */
@@ -189,7 +194,7 @@ final class DomainXml {
     a.setAttribute("type", "pci");
     a.setAttribute("domain", "0x0000");
     a.setAttribute("bus", "0x00");
-    a.setAttribute("slot", String.format("0x%02x", slot));
+    a.setAttribute("slot", slot(slot));
     a.setAttribute("function", "0x0");
   }
 
