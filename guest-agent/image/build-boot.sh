@@ -68,8 +68,14 @@ if [ -f "$OUT/quick.sha256" ] && [ "$(cat "$OUT/quick.sha256")" = "$QUICK" ] && 
   log "up to date"; exit 0
 fi
 
+[ -w "$OUT" ] || die "the guest image in $OUT is out of date, and $(id -un) cannot rebuild it there: build it as \
+$(stat -c %U "$OUT") (./berth start --driver libvirt, or this script)"
+
 # --- inputs: Debian packages ---
-if ! apt-cache policy linux-image-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+# (grep reads all of apt-cache's output: with -q it would stop at the first match, apt-cache would die of SIGPIPE,
+# and pipefail would call that a failure, updating apt's lists for nothing; as a user it failed on apt's lock)
+if ! apt-cache policy linux-image-amd64 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then
+  [ "$(id -u)" -eq 0 ] || die "apt knows no linux-image-amd64: run apt-get update as root"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
 fi
 KPKG="$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')"
