@@ -5,6 +5,7 @@
 #   berth.data=<block device>                         the data disk: ext4 (label berth-data) at /var/lib/berth,
 #                                                     formatted only when it holds no data at all
 #   berth.share=<virtiofs tag>:<absolute guest path>  a file share (repeatable)
+#   berth.share9p=<9p tag>:<absolute guest path>      a file share over 9p (repeatable)
 #   berth.debug                                       trace this script on the console
 # Every step reports on the console as "BERTH-GUEST ..." so the host can tell how far a boot got.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -154,12 +155,19 @@ else
   say "key: none (berth.key not given)"
 fi
 
-# File shares (virtiofs): tag:path, mounted at the same path as on the host
+# File shares: tag:path, mounted at the same path as on the host; virtiofs (berth.share=) or 9p (berth.share9p=,
+# QEMU serving them itself under an unprivileged libvirt session; cache=mmap: the page cache is dropped when a file
+# closes, so the host's edits show, and mmap works; a large msize for fewer round trips, see notes/guest-boot.md)
 for w in $CMDLINE; do
-  case "$w" in berth.share=*:/*) ;; berth.share=*) say "FAILED share: bad parameter $w"; continue ;; *) continue ;; esac
-  s="${w#berth.share=}"; tag="${s%%:*}"; path="${s#*:}"
-  modprobe virtiofs 2>/dev/null
-  if mkdir -p "$path" && mount -t virtiofs "$tag" "$path"; then say "share: $tag at $path"
+  case "$w" in berth.share=*:/*|berth.share9p=*:/*) ;; berth.share*=*) say "FAILED share: bad parameter $w"; continue ;;
+    *) continue ;; esac
+  s="${w#berth.share*=}"; tag="${s%%:*}"; path="${s#*:}"
+  case "$w" in
+    berth.share9p=*) modprobe 9pnet_virtio 2>/dev/null; modprobe 9p 2>/dev/null
+      set -- -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=mmap "$tag" "$path" ;;
+    *) modprobe virtiofs 2>/dev/null; set -- -t virtiofs "$tag" "$path" ;;
+  esac
+  if mkdir -p "$path" && mount "$@"; then say "share: $tag at $path ($2)"
   else say "FAILED share: $tag at $path"; fi
 done
 

@@ -117,7 +117,7 @@ public final class MachineConfigs {
     for (String a : c.kernelArgs() == null ? List.<String>of() : c.kernelArgs()) {
       if (a == null || a.isBlank() || a.chars().anyMatch(Character::isWhitespace)) {
         p.add("kernel argument " + quote(a) + " is empty or holds blanks");
-      } else if (a.startsWith("berth.key=") || a.startsWith("berth.data=") || a.startsWith("berth.share=")
+      } else if (a.startsWith("berth.key=") || a.startsWith("berth.data=") || a.startsWith("berth.share")
           || a.startsWith("console=")) {
         p.add("kernel argument " + quote(a) + " is set by Berth itself");
       }

@@ -38,7 +38,16 @@ public final class MachineStore {
 
   /** The user's Berth home, {@code ~/.berth}. */
   public static Path defaultHome() {
-    return Path.of(System.getProperty("user.home"), ".berth");
+    return userHome().resolve(".berth");
+  }
+
+  /**
+   * The user's home: {@code $HOME} when set, as the docker CLI and libvirt take it, else the password database's
+   * (the JVM's {@code user.home}, which ignores {@code $HOME}).
+   */
+  public static Path userHome() {
+    String env = System.getenv("HOME");
+    return Path.of(env != null && env.startsWith("/") ? env : System.getProperty("user.home"));
   }
 
   /** The directory a machine of this name has (or would have). */

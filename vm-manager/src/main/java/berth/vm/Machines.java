@@ -60,7 +60,7 @@ public final class Machines {
   }
 
   /**
-   * An existing machine given other CPUs, memory, disk size or accelerator (as Docker Desktop's resource settings
+   * An existing machine given other CPUs, memory, disk size, accelerator or shares (as Docker Desktop's settings
    * do): the new values are validated and kept, and the next boot uses them (the driver grows the data disk, the
    * guest its file system). Only a stopped machine changes (CONFLICT while it runs); its data disk never shrinks
    * (INVALID).
@@ -85,6 +85,9 @@ public final class Machines {
     if (!java.util.Objects.equals(wanted.accel(), now.accel())) {
       changes.add("accelerator " + now.accel() + " to " + wanted.accel());
     }
+    if (!java.util.Objects.equals(wanted.shares(), now.shares())) {
+      changes.add("shares " + describe(now.shares()) + " to " + describe(wanted.shares()));
+    }
     if (changes.isEmpty()) {
       return m;
     }
@@ -101,6 +104,14 @@ public final class Machines {
     store.save(changed);
     LOG.info("machine " + m.name() + ": " + String.join(", ", changes));
     return changed;
+  }
+
+  private static String describe(java.util.List<MachineConfig.Share> shares) {
+    if (shares == null || shares.isEmpty()) {
+      return "none";
+    }
+    return String.join(", ", shares.stream()
+        .map(s -> s.target() == null || s.target().equals(s.source()) ? s.source() : s.source() + ":" + s.target()).toList());
   }
 
   /**

@@ -59,12 +59,24 @@ public final class BerthCli {
   static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new BerthCli());
     cl.setExecutionExceptionHandler((e, c, p) -> {
-      c.getErr().println("berth: " + (e instanceof MachineException || e instanceof IOException ? e.getMessage() : e));
+      c.getErr().println("berth: " + message(e));
       return 1;
     });
     // `berth ssh ls -l`: everything from the command on is the guest's, options included (as `docker run IMAGE ...`)
     cl.getSubcommands().get("ssh").setStopAtPositional(true).setUnmatchedOptionsArePositionalParams(true);
     return cl;
+  }
+
+  /** What a failed command says: our own exceptions' messages; a file system error with its file and reason. */
+  static String message(Exception e) {
+    if (e instanceof java.nio.file.NoSuchFileException f) {
+      return f.getFile() + ": no such file or directory";
+    } else if (e instanceof java.nio.file.AccessDeniedException f) {
+      return f.getFile() + ": permission denied";
+    } else if (e instanceof java.nio.file.FileSystemException f && f.getReason() == null) {
+      return f.getFile() + ": " + f.getClass().getSimpleName();
+    }
+    return e instanceof MachineException || e instanceof IOException ? e.getMessage() : e.toString();
   }
 
   Path home() {
@@ -163,6 +175,9 @@ public final class BerthCli {
     @Option(names = "--accel", description = "auto, tcg, kvm, hvf") String accel;
     @Option(names = "--timeout", description = "seconds to wait for the engine (default ${DEFAULT-VALUE})",
         defaultValue = "300") int timeout;
+    @Option(names = "--share", paramLabel = "DIR[:GUEST_DIR]", description = "a host directory the containers can "
+        + "bind-mount, at the same path in the guest unless GUEST_DIR is given; repeatable; replaces the machine's "
+        + "shares (they change only while it is stopped)") List<String> shares;
     @Option(names = "--use-context", description = "make the machine the docker CLI's default (docker context use "
         + DockerContext.NAME + ")") boolean useContext;
 
@@ -172,7 +187,8 @@ public final class BerthCli {
       try (var lock = top.lock(new CommandLine(this).getErr());
            MachineDriver d = top.driver(driver)) {
         Machines machines = new Machines(new MachineStore(top.home()), d);
-        MachineConfig overrides = MachineConfig.EMPTY.withCpus(cpus).withMemory(memory).withDisk(disk).withAccel(accel);
+        MachineConfig overrides = MachineConfig.EMPTY.withCpus(cpus).withMemory(memory).withDisk(disk).withAccel(accel)
+            .withShares(shares == null ? null : shares.stream().map(Start::share).toList());
         Machine m = machines.createIfMissing(top.name, overrides);
         long t0 = System.nanoTime();
         java.util.function.Consumer<String> progress = line -> out.println("berth: " + line);
@@ -229,6 +245,15 @@ public final class BerthCli {
         }
         return 0;
       }
+    }
+
+    /** {@code DIR} or {@code DIR:GUEST_DIR} (split at the last ":/"), DIR made absolute against the working directory. */
+    static MachineConfig.Share share(String arg) {
+      int at = arg.lastIndexOf(":/");
+      String source = at > 0 ? arg.substring(0, at) : arg;
+      String target = at > 0 ? arg.substring(at + 1) : null;
+      return new MachineConfig.Share(source.isEmpty() ? source : Path.of(source).toAbsolutePath().normalize().toString(),
+          target);
     }
 
     private void spawnServer() throws IOException {

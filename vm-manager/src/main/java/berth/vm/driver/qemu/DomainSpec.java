@@ -13,17 +13,34 @@ import java.util.Optional;
  * @param type the libvirt domain type: "qemu" (TCG), "kvm" or "hvf"
  * @param optDisk the boot image's read-only squashfs (the JRE and the jars), the guest's second virtio disk
  * @param arch "x86_64" or "aarch64"
- * @param owner the numeric uid:gid QEMU runs as (the machine directory's owner), Linux only
- * @param virtiofsd the virtiofsd binary, or empty to let libvirt find one
+ * @param owner the numeric uid:gid QEMU runs as (the machine directory's owner), Linux under qemu:///system only
+ * @param shareType how the shares reach the guest
+ * @param virtiofsd the virtiofsd binary, or empty to let libvirt find one (virtiofs shares only)
  * @param uuid the existing domain's UUID when redefining it (libvirt refuses a second UUID for one name)
  */
 record DomainSpec(String domainName, String machineName, Path machineDir, String type, String arch, int cpus,
     long memoryMib, Path kernel, Path initrd, Path optDisk, String cmdline, Path dataDisk, Path consoleLog,
     List<Share> shares,
-    int sshPort, Optional<Path> virtiofsd, Optional<String> owner, Optional<String> uuid) {
+    int sshPort, ShareType shareType, Optional<Path> virtiofsd, Optional<String> owner, Optional<String> uuid) {
 
-  /** A host directory and the virtiofs tag it gets in the guest. */
+  /** A host directory and the tag it gets in the guest. */
   record Share(Path source, String tag, String target) {}
+
+  /**
+   * How host directories reach the guest, and the kernel parameter that tells the guest's init to mount one
+   * (guest-agent/image/init.sh): virtiofs, served by a virtiofsd per share that libvirt starts as root (system
+   * libvirtd only: libvirt 9.0 refuses virtiofs under qemu:///session), or 9p, served by QEMU itself as the user.
+   */
+  enum ShareType {
+    VIRTIOFS("berth.share="),
+    NINE_P("berth.share9p=");
+
+    final String kernelParam;
+
+    ShareType(String kernelParam) {
+      this.kernelParam = kernelParam;
+    }
+  }
 
   /** The virtiofs tag of the i-th share. */
   static String shareTag(int i) {
@@ -32,10 +49,11 @@ record DomainSpec(String domainName, String machineName, Path machineDir, String
 
   /**
    * The kernel command line the guest's init reads (see the helpers' brief): console, panic=-1 so a panic
-   * ends the VM, the machine's public key in base64, the data disk, each share as tag:guest-path, then the
-   * user's extra words.
+   * ends the VM, the machine's public key in base64, the data disk, each share as tag:guest-path under its
+   * type's parameter, then the user's extra words.
    */
-  static String cmdline(String arch, String publicKeyLine, String dataDevice, List<Share> shares, List<String> extra) {
+  static String cmdline(String arch, String publicKeyLine, String dataDevice, ShareType shareType, List<Share> shares,
+      List<String> extra) {
     List<String> w = new ArrayList<>();
     w.add("console=" + ("aarch64".equals(arch) ? "ttyAMA0" : "ttyS0"));
     w.add("panic=-1");
@@ -44,7 +62,7 @@ record DomainSpec(String domainName, String machineName, Path machineDir, String
         java.nio.charset.StandardCharsets.UTF_8)));
     w.add("berth.data=" + dataDevice);
     for (Share s : shares) {
-      w.add("berth.share=" + s.tag() + ":" + s.target());
+      w.add(shareType.kernelParam + s.tag() + ":" + s.target());
     }
     w.addAll(extra);
     return String.join(" ", w);

@@ -33,9 +33,12 @@ import org.w3c.dom.NodeList;
  *   <li>the serial console is a pty whose output libvirt (virtlogd) copies to the console log: unlike a
  *       plain file chardev, a pty keeps the guest's stdin open (a console shell on ttyS0 does not read EOF)
  *       and leaves room for an interactive console later;
- *   <li>QEMU runs as the machine directory's owner with no relabelling (static DAC label): libvirt then
- *       neither chowns the user's disk, kernel and shares to libvirt-qemu nor needs them world-readable;
- *   <li>virtiofs needs shared guest memory (memfd), so that is set only when there are shares;
+ *   <li>under qemu:///system, QEMU runs as the machine directory's owner with no relabelling (static DAC
+ *       label): libvirt then neither chowns the user's disk, kernel and shares to libvirt-qemu nor needs them
+ *       world-readable (under qemu:///session QEMU is the user's own process anyway);
+ *   <li>virtiofs needs shared guest memory (memfd), so that is set only when there are virtiofs shares;
+ *   <li>9p shares (qemu:///session) are in "squash" access mode, QEMU's security_model=none: files the guest
+ *       makes belong to the host user, and a chown in the guest that the user could not do is not an error;
  *   <li>no memory balloon, no USB controller: nothing in the guest uses them;
  *   <li>x86's q35 machine with every device an integrated endpoint on its root bus (fixed slots, no root
  *       ports): on the older i440fx ("pc") machine, the kernel spent 0.16 s under TCG enabling each of the
@@ -75,7 +78,7 @@ final class DomainXml {
     meta.appendChild(mark);
     text(dom, "memory", Long.toString(s.memoryMib())).setAttribute("unit", "MiB");
     text(dom, "vcpu", Integer.toString(s.cpus()));
-    if (!s.shares().isEmpty()) {
+    if (!s.shares().isEmpty() && s.shareType() == DomainSpec.ShareType.VIRTIOFS) {
       Element mb = child(dom, "memoryBacking");
       child(mb, "source").setAttribute("type", "memfd");
       child(mb, "access").setAttribute("mode", "shared");
@@ -135,9 +138,14 @@ final class DomainXml {
     for (DomainSpec.Share sh : s.shares()) {
       Element fs = child(dev, "filesystem");
       fs.setAttribute("type", "mount");
-      fs.setAttribute("accessmode", "passthrough");
-      child(fs, "driver").setAttribute("type", "virtiofs");
-      s.virtiofsd().ifPresent(p -> child(fs, "binary").setAttribute("path", p.toString()));
+      if (s.shareType() == DomainSpec.ShareType.VIRTIOFS) {
+        fs.setAttribute("accessmode", "passthrough");
+        child(fs, "driver").setAttribute("type", "virtiofs");
+        s.virtiofsd().ifPresent(p -> child(fs, "binary").setAttribute("path", p.toString()));
+      } else {
+        fs.setAttribute("accessmode", "squash");
+        child(fs, "driver").setAttribute("type", "path");
+      }
       child(fs, "source").setAttribute("dir", sh.source().toString());
       child(fs, "target").setAttribute("dir", sh.tag());
       if (q35 && shareSlot < NIC_SLOT) { // slots 0x08-0x0f; more shares than that get the root ports libvirt adds

@@ -59,7 +59,13 @@ import org.libvirt.LibvirtException;
  */
 public final class LibvirtDriver implements MachineDriver {
   public static final String NAME = "libvirt";
-  public static final String DEFAULT_URI = "qemu:///system";
+  /** The system libvirtd, root's default: QEMU runs as the machine directory's owner, shares are virtiofs. */
+  public static final String SYSTEM_URI = "qemu:///system";
+  /**
+   * The user's own libvirtd, everyone else's default: libvirt starts it on demand (no group membership, no polkit
+   * rule, no system daemon needed), QEMU runs as the user, and shares are 9p (libvirt 9.0 refuses virtiofs here).
+   */
+  public static final String SESSION_URI = "qemu:///session";
   static final String DOMAIN_PREFIX = "berth-";
   static final Path VIRTIOFSD = Path.of("/usr/lib/qemu/virtiofsd");
   private static final String QEMU_IMG = "qemu-img";
@@ -79,6 +85,7 @@ public final class LibvirtDriver implements MachineDriver {
 
   private final Path bootImage;
   private final String uri;
+  private final boolean session;
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
   private final Set<String> starting = ConcurrentHashMap.newKeySet();
   private final Set<String> stopping = ConcurrentHashMap.newKeySet();
@@ -87,15 +94,32 @@ public final class LibvirtDriver implements MachineDriver {
   private Connect conn; // guarded by this
   private boolean closed; // guarded by this
 
-  /** A driver booting machines from {@code bootImage} under {@link #DEFAULT_URI}. Connects lazily. */
+  /** A driver booting machines from {@code bootImage} under {@link #defaultUri}. Connects lazily. */
   public LibvirtDriver(Path bootImage) {
-    this(bootImage, DEFAULT_URI);
+    this(bootImage, defaultUri(System.getenv("LIBVIRT_DEFAULT_URI"), System.getProperty("user.name")));
   }
 
   /** A driver booting machines from {@code bootImage} under the libvirt URI {@code uri}. Connects lazily. */
   public LibvirtDriver(Path bootImage, String uri) {
     this.bootImage = bootImage.toAbsolutePath().normalize();
     this.uri = uri;
+    this.session = isSession(uri);
+  }
+
+  /**
+   * The libvirt URI to use: {@code LIBVIRT_DEFAULT_URI} when set (as for virsh), else {@link #SYSTEM_URI} for
+   * root and {@link #SESSION_URI} for any other user.
+   */
+  static String defaultUri(String libvirtDefaultUri, String userName) {
+    if (libvirtDefaultUri != null && !libvirtDefaultUri.isBlank()) {
+      return libvirtDefaultUri.strip();
+    }
+    return "root".equals(userName) ? SYSTEM_URI : SESSION_URI;
+  }
+
+  /** Whether a libvirt URI names a per-user session daemon ({@code qemu:///session}, {@code qemu+ssh://h/session}). */
+  static boolean isSession(String uri) {
+    return uri.matches("[A-Za-z0-9+]+://[^/]*/session(\\?.*)?");
   }
 
   @Override
@@ -120,7 +144,7 @@ public final class LibvirtDriver implements MachineDriver {
 
   @Override
   public DriverFeatures features() {
-    return new DriverFeatures(true, Set.of("virtiofs"), Set.of("qcow2"), false);
+    return new DriverFeatures(true, Set.of(session ? "9p" : "virtiofs"), Set.of("qcow2"), false);
   }
 
   @Override
@@ -212,7 +236,7 @@ public final class LibvirtDriver implements MachineDriver {
           }
         }
         throw new MachineException(Kind.BROKEN, "libvirt could not start machine " + quote(m.name()) + ": "
-            + failure.getMessage() + " (QEMU's own log: /var/log/libvirt/qemu/" + domainName(m) + ".log)", failure);
+            + failure.getMessage() + " (QEMU's own log: " + qemuLog(m) + ")", failure);
       } catch (LibvirtException e) {
         throw new IOException("libvirt failed while starting machine " + quote(m.name()) + ": " + e.getMessage(), e);
       } finally {
@@ -415,8 +439,10 @@ public final class LibvirtDriver implements MachineDriver {
       conn = new Connect(uri);
     } catch (LibvirtException e) {
       throw new MachineException(Kind.UNAVAILABLE, "cannot connect to libvirtd at " + uri + ": " + e.getMessage()
-          + ". Is libvirtd running? Start it with `systemctl start libvirtd virtlogd` (without systemd: "
-          + "`virtlogd -d && libvirtd -d`)", e);
+          + (session ? ". libvirt starts this user's own libvirtd itself: is it installed (Debian: apt-get install "
+              + "libvirt-daemon-system)?"
+              : ". Is libvirtd running? Start it with `systemctl start libvirtd virtlogd` (without systemd: "
+              + "`virtlogd -d && libvirtd -d`)"), e);
     } catch (LinkageError e) {
       throw new MachineException(Kind.UNAVAILABLE, "libvirt's client library cannot be loaded: " + e.getMessage(), e);
     }
@@ -541,16 +567,27 @@ public final class LibvirtDriver implements MachineDriver {
           s.target() == null ? s.source() : s.target()));
     }
     String key = Files.readString(m.dir().sshPublicKey(), StandardCharsets.UTF_8);
-    String cmdline = DomainSpec.cmdline(arch(), key, "/dev/vda", shares,
+    DomainSpec.ShareType shareType = session ? DomainSpec.ShareType.NINE_P : DomainSpec.ShareType.VIRTIOFS;
+    String cmdline = DomainSpec.cmdline(arch(), key, "/dev/vda", shareType, shares,
         m.config().kernelArgs() == null ? List.of() : m.config().kernelArgs());
     Optional<String> owner = Optional.empty();
-    if (!Accel.isMac()) {
+    if (!Accel.isMac() && !session) {
       owner = Optional.of("+" + Files.getAttribute(m.dir().path(), "unix:uid") + ":+"
           + Files.getAttribute(m.dir().path(), "unix:gid"));
     }
     return new DomainSpec(domainName(m), m.name(), m.dir().path(), type, arch(), m.config().cpus(),
         m.config().memoryMib(), boot.kernel(), boot.initrd(), boot.opt(), cmdline, m.dir().dataDisk(), m.dir().consoleLog(),
-        shares, sshPort, Files.isExecutable(VIRTIOFSD) ? Optional.of(VIRTIOFSD) : Optional.empty(), owner, uuid);
+        shares, sshPort, shareType, Files.isExecutable(VIRTIOFSD) ? Optional.of(VIRTIOFSD) : Optional.empty(), owner, uuid);
+  }
+
+  /** Where libvirt keeps QEMU's own output for the machine's domain. */
+  private Path qemuLog(Machine m) {
+    if (!session) {
+      return Path.of("/var/log/libvirt/qemu", domainName(m) + ".log");
+    }
+    String cache = System.getenv("XDG_CACHE_HOME");
+    Path base = cache != null && !cache.isBlank() ? Path.of(cache) : berth.vm.MachineStore.userHome().resolve(".cache");
+    return base.resolve("libvirt/qemu/log").resolve(domainName(m) + ".log");
   }
 
   /** Keeps the previous boot's console log as console.log.1, so the log shows the current boot. */

@@ -22,10 +22,15 @@ class DomainXmlTest {
   private static final Path DIR = Path.of("/home/u/.berth/machines/dev & co");
 
   private static DomainSpec spec(String type, List<DomainSpec.Share> shares) {
-    String cmdline = DomainSpec.cmdline("x86_64", KEY + "\n", "/dev/vda", shares, List.of("berth.debug"));
+    return spec(type, shares, DomainSpec.ShareType.VIRTIOFS, Optional.of("+1000:+1000"));
+  }
+
+  private static DomainSpec spec(String type, List<DomainSpec.Share> shares, DomainSpec.ShareType shareType,
+      Optional<String> owner) {
+    String cmdline = DomainSpec.cmdline("x86_64", KEY + "\n", "/dev/vda", shareType, shares, List.of("berth.debug"));
     return new DomainSpec("berth-dev", "dev", DIR, type, "x86_64", 2, 1536, Path.of("/img/vmlinux"),
         Path.of("/img/initrd.img"), Path.of("/img/opt.sqfs"), cmdline, DIR.resolve("data.qcow2"), DIR.resolve("console.log"), shares, 40222,
-        Optional.of(Path.of("/usr/lib/qemu/virtiofsd")), Optional.of("+1000:+1000"),
+        shareType, Optional.of(Path.of("/usr/lib/qemu/virtiofsd")), owner,
         Optional.of("1e3029b0-eeff-4183-8ee9-cd3f409c5ee0"));
   }
 
@@ -125,6 +130,24 @@ class DomainXmlTest {
     // virtiofs needs the guest's RAM shared with virtiofsd
     assertEquals("memfd", x(d, "/domain/memoryBacking/source/@type"));
     assertEquals("shared", x(d, "/domain/memoryBacking/access/@mode"));
+  }
+
+  @Test
+  void sessionSharesAre9pServedByQemuAsTheUserWithoutSharedMemoryOrALabel() throws Exception {
+    List<DomainSpec.Share> shares = List.of(new DomainSpec.Share(Path.of("/home/u/src"), "berth0", "/home/u/src"));
+    Document d = DomainXml.parse(DomainXml.build(spec("qemu", shares, DomainSpec.ShareType.NINE_P, Optional.empty())));
+    List<String> words = List.of(x(d, "/domain/os/cmdline").split(" "));
+    assertTrue(words.contains("berth.share9p=berth0:/home/u/src"), words.toString());
+    assertTrue(words.stream().noneMatch(w -> w.startsWith("berth.share=")), words.toString());
+    assertEquals(1, count(d, "/domain/devices/filesystem"));
+    assertEquals("path", x(d, "/domain/devices/filesystem/driver/@type"));
+    assertEquals("squash", x(d, "/domain/devices/filesystem/@accessmode"));
+    assertEquals(0, count(d, "/domain/devices/filesystem/binary"));
+    assertEquals("/home/u/src", x(d, "/domain/devices/filesystem/source/@dir"));
+    assertEquals("berth0", x(d, "/domain/devices/filesystem/target/@dir"));
+    assertEquals("0x08", x(d, "/domain/devices/filesystem/address/@slot"));
+    assertEquals(0, count(d, "/domain/memoryBacking"));
+    assertEquals(0, count(d, "/domain/seclabel"));
   }
 
   @Test

@@ -87,7 +87,7 @@ class LibvirtDriverIT extends MachineDriverContract {
   @Override
   protected void assertNothingLeft(Machine m) throws Exception {
     assertTrue(Files.notExists(m.dir().path()), "machine directory left: " + m.dir());
-    Connect c = new Connect(LibvirtDriver.DEFAULT_URI);
+    Connect c = new Connect(LibvirtDriver.SYSTEM_URI);
     try {
       assertNull(domain(c, LibvirtDriver.domainName(m)), "domain left");
     } finally {
@@ -135,7 +135,7 @@ class LibvirtDriverIT extends MachineDriverContract {
   void aDomainBerthDidNotMakeIsNeverTouched() throws Exception {
     try (LibvirtDriver d = new LibvirtDriver(IMAGE)) {
       Machine m = newMachine(d, "foreign");
-      Connect c = new Connect(LibvirtDriver.DEFAULT_URI);
+      Connect c = new Connect(LibvirtDriver.SYSTEM_URI);
       Domain foreign = c.domainDefineXML("<domain type='qemu'><name>" + LibvirtDriver.domainName(m) + "</name>"
           + "<memory unit='MiB'>64</memory><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>");
       try {
@@ -178,7 +178,7 @@ class LibvirtDriverIT extends MachineDriverContract {
   }
 
   private static void assertNoDomain(Machine m) throws LibvirtException {
-    Connect c = new Connect(LibvirtDriver.DEFAULT_URI);
+    Connect c = new Connect(LibvirtDriver.SYSTEM_URI);
     try {
       assertNull(domain(c, LibvirtDriver.domainName(m)), "domain left behind");
     } finally {

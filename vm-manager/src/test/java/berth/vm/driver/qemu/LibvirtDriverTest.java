@@ -51,4 +51,35 @@ class LibvirtDriverTest {
       assertEquals(MachineStatus.STOPPED, d.status(new Machine("other", store.dir("other"), m.config())).status());
     }
   }
+
+  @Test
+  void rootGetsTheSystemDaemonOthersTheirOwnSessionAndLibvirtsVariableWins() {
+    assertEquals("qemu:///system", LibvirtDriver.defaultUri(null, "root"));
+    assertEquals("qemu:///session", LibvirtDriver.defaultUri(null, "alice"));
+    assertEquals("qemu:///session", LibvirtDriver.defaultUri(" ", "alice"));
+    assertEquals("qemu:///system", LibvirtDriver.defaultUri("qemu:///system", "alice"));
+    assertEquals("qemu:///session", LibvirtDriver.defaultUri("qemu:///session\n", "root"));
+    assertTrue(LibvirtDriver.isSession("qemu:///session"));
+    assertTrue(LibvirtDriver.isSession("qemu+ssh://user@host/session?keyfile=/k"));
+    assertTrue(!LibvirtDriver.isSession("qemu:///system") && !LibvirtDriver.isSession("qemu:///system?socket=/s"));
+    // the share type follows the daemon: QEMU serves 9p itself as the user; virtiofsd needs the system daemon
+    try (LibvirtDriver session = new LibvirtDriver(tmp, "qemu:///session");
+        LibvirtDriver system = new LibvirtDriver(tmp, "qemu:///system")) {
+      assertEquals(java.util.Set.of("9p"), session.features().shareTypes());
+      assertEquals(java.util.Set.of("virtiofs"), system.features().shareTypes());
+    }
+  }
+
+  @Test
+  void aSessionDaemonThatCannotBeReachedSaysSo() throws Exception {
+    Path socket = tmp.resolve("no-session.sock");
+    MachineStore store = new MachineStore(tmp.resolve("home"));
+    try (LibvirtDriver d = new LibvirtDriver(tmp, "qemu:///session?socket=" + socket)) {
+      Machine m = store.create("dev", d.configure("dev", MachineConfig.EMPTY.withCpus(1).withMemory("1GiB")));
+      MachineException e = assertThrows(MachineException.class, () -> d.start(m));
+      assertEquals(MachineException.Kind.UNAVAILABLE, e.kind());
+      assertTrue(e.getMessage().contains("this user's own libvirtd") && !e.getMessage().contains("systemctl"),
+          e.getMessage());
+    }
+  }
 }

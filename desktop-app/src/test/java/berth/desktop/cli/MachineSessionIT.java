@@ -1,0 +1,179 @@
+package berth.desktop.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import berth.engine.testing.DockerCli.Result;
+import berth.engine.testing.RequiresRoot;
+import berth.engine.testing.TestImages;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The machine for a user who is not root, as on a Linux desktop: {@code berth start --driver libvirt} uses that
+ * user's own libvirt session (no system daemon, no group, no polkit), QEMU runs as the user, a {@code --share}
+ * reaches the containers over 9p, and the user's docker CLI works through the socket in their home.
+ *
+ * <p>Root sets the stage (a system user {@value #USER}, a home in /tmp with the CLI and the boot image copied in, so
+ * the test does not depend on where the checkout lives) and then runs every command as that user.
+ */
+@Tag("root")
+class MachineSessionIT {
+  static final String USER = "berth-it";
+  private static final Path MODULE = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
+  private static final Path IMAGE = MODULE.resolve("../guest-agent/target/image").normalize();
+  private static Path home;
+  private static String uid;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    RequiresRoot.check();
+    Result build = exec(List.of("bash", MODULE.resolve("../guest-agent/image/build-boot.sh").normalize().toString(),
+        IMAGE.toString()), Duration.ofSeconds(600), null);
+    assertEquals(0, build.exitCode(), build.toString());
+    if (exec(List.of("id", "-u", USER), Duration.ofSeconds(30), null).exitCode() != 0) {
+      Result add = exec(List.of("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+          "--shell", "/usr/sbin/nologin", USER), Duration.ofSeconds(30), null);
+      assertEquals(0, add.exitCode(), add.toString());
+    }
+    uid = exec(List.of("id", "-u", USER), Duration.ofSeconds(30), null).stdout().strip();
+    home = Files.createTempDirectory(Path.of("/tmp"), "berth-session-");
+    Path cli = Files.createDirectories(home.resolve("cli"));
+    Files.copy(MODULE.resolve("target/berth-desktop.jar"), cli.resolve("berth-desktop.jar"));
+    exec(List.of("cp", "-r", MODULE.resolve("target/lib").toString(), cli.resolve("lib").toString()),
+        Duration.ofSeconds(60), null);
+    Path image = Files.createDirectories(home.resolve("image"));
+    for (String f : List.of("vmlinux", "initrd.img", "opt.sqfs")) {
+      Files.copy(IMAGE.resolve(f), image.resolve(f));
+    }
+    Files.createDirectories(home.resolve("src"));
+    Files.writeString(home.resolve("src/from-host.txt"), "written on the host\n");
+    Files.createDirectories(home.resolve("other"));
+    assertEquals(0, exec(List.of("chown", "-R", USER + ":", home.toString()), Duration.ofSeconds(60), null).exitCode());
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    if (home != null) {
+      Path keep = Files.createDirectories(MODULE.resolve("target/machine-session-logs"));
+      for (String f : List.of("console.log", "serve.log")) {
+        Path src = home.resolve(".berth/machines/default").resolve(f);
+        if (Files.exists(src)) {
+          Files.copy(src, keep.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+      berth("delete");
+      // the user's session libvirtd and virtlogd would linger for their idle timeout
+      exec(List.of("pkill", "-u", USER), Duration.ofSeconds(30), null);
+      exec(List.of("rm", "-rf", home.toString()), Duration.ofSeconds(30), null);
+    }
+  }
+
+  @Test
+  void aUserWhoIsNotRootRunsTheMachineInTheirOwnLibvirtSessionWithA9pShare() throws Exception {
+    Path src = home.resolve("src");
+    Result start = berth("start", "--driver", "libvirt", "--cpus", "2", "--memory", "1GiB", "--disk", "2GiB",
+        "--accel", "tcg", "--share", src.toString());
+    assertEquals(0, start.exitCode(), start + console());
+    Path sock = home.resolve(".berth/run/docker.sock");
+    assertTrue(start.stdout().contains("export DOCKER_HOST=unix://" + sock), start.stdout());
+    assertTrue(console().contains("BERTH-GUEST share: berth0 at " + src + " (9p)"), console());
+
+    // the domain is in the user's session, and its QEMU is the user's process
+    Result list = asUser(List.of("virsh", "-c", "qemu:///session", "list", "--name"), Duration.ofSeconds(60));
+    assertTrue(list.stdout().lines().anyMatch("berth-default"::equals), list.toString());
+    Result qemu = exec(List.of("pgrep", "-u", uid, "-f", "guest=berth-default"), Duration.ofSeconds(30), null);
+    assertEquals(0, qemu.exitCode(), "no QEMU of berth-default runs as " + USER + ": " + qemu);
+    Result system = exec(List.of("virsh", "-c", "qemu:///system", "list", "--all", "--name"), Duration.ofSeconds(60), null);
+    assertFalse(system.stdout().lines().anyMatch("berth-default"::equals), "not in the system daemon: " + system);
+
+    Path tar = home.resolve("busybox.tar");
+    TestImages.busybox(tar, "busybox:latest");
+    exec(List.of("chown", USER + ":", tar.toString()), Duration.ofSeconds(30), null);
+    assertEquals(0, docker("load", "-i", tar.toString()).exitCode());
+    // the share at the same path: the container reads the host's file, and what it writes is the user's on the host
+    Result run = docker("run", "--rm", "-v", src + ":/src", "busybox", "sh", "-c",
+        "cat /src/from-host.txt && echo made in a container > /src/from-guest.txt");
+    assertEquals(0, run.exitCode(), run.toString());
+    assertEquals("written on the host", run.stdout().strip());
+    assertEquals("made in a container\n", Files.readString(src.resolve("from-guest.txt")));
+    assertEquals(Integer.parseInt(uid), Files.getAttribute(src.resolve("from-guest.txt"), "unix:uid"));
+
+    // shares change like memory: only while stopped
+    Result busy = berth("start", "--share", home.resolve("other").toString());
+    assertEquals(1, busy.exitCode(), busy.toString());
+    assertTrue(busy.stderr().contains("stop it to change shares " + src + " to " + home.resolve("other")), busy.toString());
+
+    Result stop = berth("stop");
+    assertEquals(0, stop.exitCode(), stop.toString());
+    assertTrue(console().contains("BERTH-GUEST agent: exited 0"), "a clean stop:" + console());
+    assertFalse(Files.exists(sock));
+    Result delete = berth("delete");
+    assertEquals(0, delete.exitCode(), delete.toString());
+    Result after = asUser(List.of("virsh", "-c", "qemu:///session", "list", "--all", "--name"), Duration.ofSeconds(60));
+    assertFalse(after.stdout().lines().anyMatch("berth-default"::equals), after.toString());
+    assertFalse(Files.exists(home.resolve(".berth/machines/default")));
+  }
+
+  private static String console() throws IOException {
+    Path log = home.resolve(".berth/machines/default/console.log");
+    return Files.exists(log) ? "\nconsole:\n" + Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+  }
+
+  private static Result berth(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+        home.resolve("cli/berth-desktop.jar") + ":" + home.resolve("cli/lib") + "/*", BerthCli.class.getName(),
+        "--image", home.resolve("image").toString()));
+    cmd.addAll(List.of(args));
+    return asUser(cmd, Duration.ofSeconds(400));
+  }
+
+  private static Result docker(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("docker", "-H", "unix://" + home.resolve(".berth/run/docker.sock")));
+    cmd.addAll(List.of(args));
+    return asUser(cmd, Duration.ofSeconds(180));
+  }
+
+  /** {@code cmd} as {@value #USER} with a fresh environment (none of root's docker or libvirt settings), {@code home} for HOME. */
+  private static Result asUser(List<String> cmd, Duration limit) throws Exception {
+    List<String> full = new ArrayList<>(List.of("setpriv", "--reuid=" + USER, "--regid=" + USER, "--clear-groups",
+        "--reset-env", "--"));
+    full.add("env");
+    full.add("HOME=" + home);
+    full.add("DOCKER_CONFIG=" + home.resolve(".docker"));
+    full.addAll(cmd);
+    return exec(full, limit, home);
+  }
+
+  private static Result exec(List<String> cmd, Duration limit, Path dir) throws Exception {
+    Path out = Files.createTempFile("berth-session-", ".out");
+    Path err = Files.createTempFile("berth-session-", ".err");
+    try {
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+      if (dir != null) {
+        pb.directory(dir.toFile());
+      }
+      Process p = pb.start();
+      if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
+        p.destroyForcibly().waitFor();
+        return new Result(cmd, -1, Files.readString(out), "timed out; " + Files.readString(err));
+      }
+      return new Result(cmd, p.exitValue(), Files.readString(out), Files.readString(err));
+    } finally {
+      Files.deleteIfExists(out);
+      Files.deleteIfExists(err);
+    }
+  }
+}
