@@ -378,7 +378,7 @@ public final class BerthCli {
 
     @Override
     public Integer call() throws Exception {
-      CommandLine cl = new CommandLine(top);
+      CommandLine cl = commandLine(); // with main's error handling: a failed step says why, without a stack trace
       int rc = cl.execute(argsFor("stop"));
       return rc != 0 ? rc : cl.execute(argsFor("start"));
     }

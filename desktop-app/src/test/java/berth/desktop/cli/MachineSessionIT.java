@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The machine for a user who is not root, as on a Linux desktop: {@code berth start --driver libvirt} uses that
  * user's own libvirt session (no system daemon, no group, no polkit), QEMU runs as the user, a {@code --share}
- * reaches the containers over 9p, and the user's docker CLI works through the socket in their home.
+ * reaches the containers over 9p, and the user's docker CLI works through the socket in their home; machine ls,
+ * logs, restart, stop and delete work as they do for root.
  *
  * <p>Root sets the stage (a system user {@value #USER}, a home in /tmp with the CLI and the boot image copied in, so
  * the test does not depend on where the checkout lives) and then runs every command as that user.
@@ -114,6 +115,19 @@ class MachineSessionIT {
     Result busy = berth("start", "--share", home.resolve("other").toString());
     assertEquals(1, busy.exitCode(), busy.toString());
     assertTrue(busy.stderr().contains("stop it to change shares " + src + " to " + home.resolve("other")), busy.toString());
+
+    Result ls = berth("machine", "ls");
+    assertTrue(ls.stdout().lines().anyMatch(l -> l.matches("default\\s+libvirt\\s+running")), ls.toString());
+    Result logs = berth("logs");
+    assertTrue(logs.stdout().contains("BERTH-GUEST share: berth0 at " + src), logs.toString());
+
+    // restart: a new boot (its console log replaces the last one), the image and the share still there
+    Result restart = berth("restart");
+    assertEquals(0, restart.exitCode(), restart + console());
+    assertTrue(Files.readString(home.resolve(".berth/machines/default/console.log.1"), StandardCharsets.ISO_8859_1)
+        .contains("BERTH-GUEST agent: exited 0"), "restart stopped the machine cleanly first");
+    Result again = docker("run", "--rm", "-v", src + ":/src", "busybox", "cat", "/src/from-guest.txt");
+    assertEquals("made in a container", again.stdout().strip(), again.toString());
 
     Result stop = berth("stop");
     assertEquals(0, stop.exitCode(), stop.toString());
