@@ -185,33 +185,13 @@ class MachineCliIT {
   }
 
   private static Result berth(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-        MODULE.resolve("target/berth-desktop.jar") + ":" + MODULE.resolve("target/lib") + "/*",
-        BerthCli.class.getName(), "--home", home.toString(), "--image", IMAGE.toString()));
-    cmd.addAll(List.of(args));
-    return exec(cmd, Duration.ofSeconds(400));
+    List<String> a = new ArrayList<>(List.of("--home", home.toString(), "--image", IMAGE.toString()));
+    a.addAll(List.of(args));
+    return exec(Commands.berth(MODULE, a), Duration.ofSeconds(400));
   }
 
   private static Result exec(List<String> cmd, Duration limit) throws Exception {
-    Path out = Files.createTempFile("berth-cli-", ".out");
-    Path err = Files.createTempFile("berth-cli-", ".err");
-    try {
-      ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-      pb.environment().remove("DOCKER_HOST");
-      pb.environment().remove("DOCKER_CONTEXT");
-      if (dockerConfig != null) {
-        pb.environment().put("DOCKER_CONFIG", dockerConfig.toString());
-      }
-      Process p = pb.start();
-      if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
-        p.destroyForcibly().waitFor();
-        return new Result(cmd, -1, Files.readString(out), "timed out; " + Files.readString(err));
-      }
-      return new Result(cmd, p.exitValue(), Files.readString(out), Files.readString(err));
-    } finally {
-      Files.deleteIfExists(out);
-      Files.deleteIfExists(err);
-    }
+    return Commands.exec(cmd, limit, null,
+        dockerConfig == null ? java.util.Map.of() : java.util.Map.of("DOCKER_CONFIG", dockerConfig.toString()));
   }
 }

@@ -14,7 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -146,11 +146,10 @@ class MachineSessionIT {
   }
 
   private static Result berth(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-        home.resolve("cli/berth-desktop.jar") + ":" + home.resolve("cli/lib") + "/*", BerthCli.class.getName(),
-        "--image", home.resolve("image").toString()));
-    cmd.addAll(List.of(args));
-    return asUser(cmd, Duration.ofSeconds(400));
+    List<String> a = new ArrayList<>(List.of("--image", home.resolve("image").toString()));
+    a.addAll(List.of(args));
+    return asUser(Commands.berth(home.resolve("cli/berth-desktop.jar"), home.resolve("cli/lib"), a),
+        Duration.ofSeconds(400));
   }
 
   private static Result docker(String... args) throws Exception {
@@ -162,32 +161,12 @@ class MachineSessionIT {
   /** {@code cmd} as {@value #USER} with a fresh environment (none of root's docker or libvirt settings), {@code home} for HOME. */
   private static Result asUser(List<String> cmd, Duration limit) throws Exception {
     List<String> full = new ArrayList<>(List.of("setpriv", "--reuid=" + USER, "--regid=" + USER, "--clear-groups",
-        "--reset-env", "--"));
-    full.add("env");
-    full.add("HOME=" + home);
-    full.add("DOCKER_CONFIG=" + home.resolve(".docker"));
+        "--reset-env", "--", "env", "HOME=" + home, "DOCKER_CONFIG=" + home.resolve(".docker")));
     full.addAll(cmd);
-    return exec(full, limit, home);
+    return Commands.exec(full, limit, home, Map.of());
   }
 
   private static Result exec(List<String> cmd, Duration limit, Path dir) throws Exception {
-    Path out = Files.createTempFile("berth-session-", ".out");
-    Path err = Files.createTempFile("berth-session-", ".err");
-    try {
-      ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-      if (dir != null) {
-        pb.directory(dir.toFile());
-      }
-      Process p = pb.start();
-      if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
-        p.destroyForcibly().waitFor();
-        return new Result(cmd, -1, Files.readString(out), "timed out; " + Files.readString(err));
-      }
-      return new Result(cmd, p.exitValue(), Files.readString(out), Files.readString(err));
-    } finally {
-      Files.deleteIfExists(out);
-      Files.deleteIfExists(err);
-    }
+    return Commands.exec(cmd, limit, dir, Map.of());
   }
 }
