@@ -157,14 +157,15 @@ fi
 
 # File shares: tag:path, mounted at the same path as on the host; virtiofs (berth.share=) or 9p (berth.share9p=,
 # QEMU serving them itself under an unprivileged libvirt session; cache=mmap: the page cache is dropped when a file
-# closes, so the host's edits show, and mmap works; a large msize for fewer round trips, see notes/guest-boot.md)
+# closes, so the host's edits show, and mmap works; the largest msize virtio's 9p takes (512000) for fewer round
+# trips, see notes/guest-boot.md)
 for w in $CMDLINE; do
   case "$w" in berth.share=*:/*|berth.share9p=*:/*) ;; berth.share*=*) say "FAILED share: bad parameter $w"; continue ;;
     *) continue ;; esac
   s="${w#berth.share*=}"; tag="${s%%:*}"; path="${s#*:}"
   case "$w" in
     berth.share9p=*) modprobe 9pnet_virtio 2>/dev/null; modprobe 9p 2>/dev/null
-      set -- -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=mmap "$tag" "$path" ;;
+      set -- -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap "$tag" "$path" ;;
     *) modprobe virtiofs 2>/dev/null; set -- -t virtiofs "$tag" "$path" ;;
   esac
   if mkdir -p "$path" && mount "$@"; then say "share: $tag at $path ($2)"

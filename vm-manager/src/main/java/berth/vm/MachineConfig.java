@@ -30,7 +30,8 @@ public record MachineConfig(Integer cpus, String memory, String disk, List<Share
   }
 
   /**
-   * A host directory shared into the guest (over virtiofs with the libvirt driver).
+   * A host directory shared into the guest (with the libvirt driver: virtiofs under the system daemon, 9p in a
+   * user's session).
    *
    * @param source an absolute, existing host directory
    * @param target the absolute path the guest mounts it at; unset means the same path as on the host

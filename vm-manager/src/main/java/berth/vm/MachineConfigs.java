@@ -37,6 +37,25 @@ public final class MachineConfigs {
   public static final MachineConfig BUILTIN =
       new MachineConfig(2, "2GiB", "64GiB", List.of(), "libvirt", "auto", List.of());
 
+  /**
+   * The guest's own directories a share must not cover: the system's, the engine's data disk, the JRE's disk and
+   * the agent's run directory (a share there would hide them, or hand the host's directory to the guest's engine).
+   */
+  private static final List<String> GUEST_SYSTEM = List.of("/bin", "/sbin", "/lib", "/lib64", "/usr", "/etc", "/dev",
+      "/proc", "/sys", "/run", "/boot", "/var/lib/berth", "/opt/berth", "/root");
+
+  /** The guest system directory {@code target} equals, lies in or contains, if any. */
+  static java.util.Optional<String> guestSystemPath(String target) {
+    Path t = Path.of(target).normalize();
+    for (String sys : GUEST_SYSTEM) {
+      Path s = Path.of(sys);
+      if (t.startsWith(s) || s.startsWith(t)) {
+        return java.util.Optional.of(sys);
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
   /** What this host has, against which a config is checked. */
   public record Host(int cpus, long memoryBytes) {
     /** The host this JVM runs on. */
@@ -112,6 +131,9 @@ public final class MachineConfigs {
       } else if (target.equals("/") || !targets.add(target)) {
         p.add("share target " + quote(target) + (target.equals("/") ? " would hide the guest's root"
             : " is used by two shares"));
+      } else {
+        guestSystemPath(target).ifPresent(sys -> p.add("share target " + quote(target) + " would hide the guest's "
+            + sys + ": choose another guest path (DIR:GUEST_DIR)"));
       }
     }
     for (String a : c.kernelArgs() == null ? List.<String>of() : c.kernelArgs()) {

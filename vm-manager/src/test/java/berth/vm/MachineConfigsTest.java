@@ -73,6 +73,18 @@ class MachineConfigsTest {
   }
 
   @Test
+  void aShareMayNotCoverTheGuestsOwnDirectories() {
+    for (String t : List.of("/var", "/var/lib", "/var/lib/berth/x", "/opt", "/run", "/usr/local", "/proc", "/etc/x")) {
+      assertTrue(MachineConfigs.guestSystemPath(t).isPresent(), t);
+    }
+    // what Docker Desktop users share: their home, /tmp, /Users, /Volumes, macOS's /var/folders, /mnt, /srv
+    for (String t : List.of("/home/u/src", "/tmp/x", "/Users/u", "/Volumes/disk", "/var/folders/ab", "/mnt/data", "/srv",
+        "/opt/tools", "/data")) {
+      assertEquals(java.util.Optional.empty(), MachineConfigs.guestSystemPath(t), t);
+    }
+  }
+
+  @Test
   void memoryBeyondTheHostIsAProblem() {
     MachineConfig c = MachineConfigs.fill(MachineConfig.EMPTY.withMemory("16GiB"), MachineConfigs.BUILTIN);
     assertEquals(List.of("memory 16GiB is more than this host has (8192MiB)"), MachineConfigs.problems("m", c, HOST));

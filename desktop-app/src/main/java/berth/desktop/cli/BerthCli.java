@@ -73,6 +73,12 @@ public final class BerthCli {
       return f.getFile() + ": no such file or directory";
     } else if (e instanceof java.nio.file.AccessDeniedException f) {
       return f.getFile() + ": permission denied";
+    } else if (e instanceof java.nio.file.FileAlreadyExistsException f) {
+      return f.getFile() + ": file exists";
+    } else if (e instanceof java.nio.file.DirectoryNotEmptyException f) {
+      return f.getFile() + ": directory not empty";
+    } else if (e instanceof java.nio.file.NotDirectoryException f) {
+      return f.getFile() + ": not a directory";
     } else if (e instanceof java.nio.file.FileSystemException f && f.getReason() == null) {
       return f.getFile() + ": " + f.getClass().getSimpleName();
     }

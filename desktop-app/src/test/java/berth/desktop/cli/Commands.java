@@ -13,9 +13,33 @@ import java.util.concurrent.TimeUnit;
 final class Commands {
   private Commands() {}
 
-  /** The module's own build of the berth CLI, as a command line. */
-  static List<String> berth(Path module, List<String> args) {
-    return berth(module.resolve("target/berth-desktop.jar"), module.resolve("target/lib"), args);
+  /** This module's directory (Maven's basedir). */
+  static final Path MODULE = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
+  /** The guest boot image the repository's script builds. */
+  static final Path IMAGE = MODULE.resolve("../guest-agent/target/image").normalize();
+
+  /**
+   * For a machine IT's set-up: skips without root (fails if root was required), then builds the guest image with
+   * the repository's own script (cached between runs, rebuilt when its inputs change).
+   */
+  static void requireRootAndImage() throws Exception {
+    berth.engine.testing.RequiresRoot.check();
+    Result build = exec(List.of("bash", MODULE.resolve("../guest-agent/image/build-boot.sh").normalize().toString(),
+        IMAGE.toString()), Duration.ofSeconds(600), null, Map.of());
+    org.junit.jupiter.api.Assertions.assertEquals(0, build.exitCode(), build.toString());
+  }
+
+  /** The module's own build of the berth CLI on Berth's home {@code berthHome} and {@link #IMAGE}, as a command line. */
+  static List<String> berth(Path berthHome, String... args) {
+    List<String> a = new ArrayList<>(List.of("--home", berthHome.toString(), "--image", IMAGE.toString()));
+    a.addAll(List.of(args));
+    return berth(MODULE.resolve("target/berth-desktop.jar"), MODULE.resolve("target/lib"), a);
+  }
+
+  /** The console log in a machine's directory, for a failure's message; "" if none. */
+  static String console(Path machineDir) throws java.io.IOException {
+    Path log = machineDir.resolve("console.log");
+    return Files.exists(log) ? "\nconsole:\n" + Files.readString(log, java.nio.charset.StandardCharsets.ISO_8859_1) : "";
   }
 
   /** The berth CLI in {@code jar} with the libraries in {@code lib}, run by this test's JVM, as a command line. */
@@ -24,6 +48,11 @@ final class Commands {
         jar + ":" + lib + "/*", BerthCli.class.getName()));
     cmd.addAll(args);
     return cmd;
+  }
+
+  /** A command's output as text, whatever its bytes (a console log holds more than UTF-8). */
+  private static String text(Path f) throws java.io.IOException {
+    return new String(Files.readAllBytes(f), java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /**
@@ -45,9 +74,9 @@ final class Commands {
       Process p = pb.start();
       if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
         p.destroyForcibly().waitFor();
-        return new Result(cmd, -1, Files.readString(out), "timed out; " + Files.readString(err));
+        return new Result(cmd, -1, text(out), "timed out; " + text(err));
       }
-      return new Result(cmd, p.exitValue(), Files.readString(out), Files.readString(err));
+      return new Result(cmd, p.exitValue(), text(out), text(err));
     } finally {
       Files.deleteIfExists(out);
       Files.deleteIfExists(err);

@@ -1,12 +1,13 @@
 package berth.desktop.cli;
 
+import static berth.desktop.cli.Commands.IMAGE;
+import static berth.desktop.cli.Commands.MODULE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import berth.engine.testing.DockerCli;
 import berth.engine.testing.DockerCli.Result;
-import berth.engine.testing.RequiresRoot;
 import berth.engine.testing.TestImages;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,17 +31,12 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("root")
 class GuestCgroupV2IT {
-  private static final Path MODULE = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
-  private static final Path IMAGE = MODULE.resolve("../guest-agent/target/image").normalize();
   private static Path home;
   private static DockerCli docker;
 
   @BeforeAll
   static void setUp() throws Exception {
-    RequiresRoot.check();
-    Result build = Commands.exec(List.of("bash", MODULE.resolve("../guest-agent/image/build-boot.sh").normalize()
-        .toString(), IMAGE.toString()), Duration.ofSeconds(600), null, Map.of());
-    assertEquals(0, build.exitCode(), build.toString());
+    Commands.requireRootAndImage();
     home = Files.createTempDirectory(Path.of("/tmp"), "berth-cgv2-");
     Result start = berth("start", "--driver", "libvirt", "--cpus", "2", "--memory", "1GiB", "--disk", "2GiB",
         "--accel", "tcg");
@@ -178,13 +174,10 @@ class GuestCgroupV2IT {
   }
 
   private static String console() throws Exception {
-    Path log = home.resolve("machines/default/console.log");
-    return Files.exists(log) ? "\nconsole:\n" + Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+    return Commands.console(home.resolve("machines/default"));
   }
 
   private static Result berth(String... args) throws Exception {
-    List<String> a = new ArrayList<>(List.of("--home", home.toString(), "--image", IMAGE.toString()));
-    a.addAll(List.of(args));
-    return Commands.exec(Commands.berth(MODULE, a), Duration.ofSeconds(400), null, Map.of());
+    return Commands.exec(Commands.berth(home, args), Duration.ofSeconds(400), null, Map.of());
   }
 }

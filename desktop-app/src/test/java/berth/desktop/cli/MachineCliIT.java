@@ -1,12 +1,13 @@
 package berth.desktop.cli;
 
+import static berth.desktop.cli.Commands.IMAGE;
+import static berth.desktop.cli.Commands.MODULE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import berth.engine.testing.DockerCli;
 import berth.engine.testing.DockerCli.Result;
-import berth.engine.testing.RequiresRoot;
 import berth.engine.testing.TestImages;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -29,18 +30,12 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("root")
 class MachineCliIT {
-  private static final Path MODULE = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
-  private static final Path IMAGE = MODULE.resolve("../guest-agent/target/image").normalize();
   private static Path home;
   private static Path dockerConfig;
 
   @BeforeAll
   static void setUp() throws Exception {
-    RequiresRoot.check();
-    // the repository's own script; cached between runs, rebuilt when its inputs change
-    Result build = exec(List.of("bash", MODULE.resolve("../guest-agent/image/build-boot.sh").normalize().toString(),
-        IMAGE.toString()), Duration.ofSeconds(600));
-    assertEquals(0, build.exitCode(), build.toString());
+    Commands.requireRootAndImage();
     home = Files.createTempDirectory(Path.of("/tmp"), "berth-home-");
     dockerConfig = Files.createDirectories(home.resolve("docker-config")); // the docker CLI's contexts, not root's
   }
@@ -180,14 +175,11 @@ class MachineCliIT {
   }
 
   private static String console() throws IOException {
-    Path log = home.resolve("machines/default/console.log");
-    return Files.exists(log) ? "\nconsole:\n" + Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+    return Commands.console(home.resolve("machines/default"));
   }
 
   private static Result berth(String... args) throws Exception {
-    List<String> a = new ArrayList<>(List.of("--home", home.toString(), "--image", IMAGE.toString()));
-    a.addAll(List.of(args));
-    return exec(Commands.berth(MODULE, a), Duration.ofSeconds(400));
+    return exec(Commands.berth(home, args), Duration.ofSeconds(400));
   }
 
   private static Result exec(List<String> cmd, Duration limit) throws Exception {

@@ -1,11 +1,12 @@
 package berth.desktop.cli;
 
+import static berth.desktop.cli.Commands.IMAGE;
+import static berth.desktop.cli.Commands.MODULE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import berth.engine.testing.DockerCli.Result;
-import berth.engine.testing.RequiresRoot;
 import berth.engine.testing.TestImages;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -32,28 +33,28 @@ import org.junit.jupiter.api.Test;
 @Tag("root")
 class MachineSessionIT {
   static final String USER = "berth-it";
-  private static final Path MODULE = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
-  private static final Path IMAGE = MODULE.resolve("../guest-agent/target/image").normalize();
+  /** Not "default": a root machine of that name elsewhere on this host cannot be mistaken for this one. */
+  static final String NAME = "session-it";
+  static final String DOMAIN = "berth-" + NAME;
   private static Path home;
   private static String uid;
+  private static boolean madeUser;
 
   @BeforeAll
   static void setUp() throws Exception {
-    RequiresRoot.check();
-    Result build = exec(List.of("bash", MODULE.resolve("../guest-agent/image/build-boot.sh").normalize().toString(),
-        IMAGE.toString()), Duration.ofSeconds(600), null);
-    assertEquals(0, build.exitCode(), build.toString());
+    Commands.requireRootAndImage();
     if (exec(List.of("id", "-u", USER), Duration.ofSeconds(30), null).exitCode() != 0) {
       Result add = exec(List.of("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
           "--shell", "/usr/sbin/nologin", USER), Duration.ofSeconds(30), null);
       assertEquals(0, add.exitCode(), add.toString());
+      madeUser = true;
     }
     uid = exec(List.of("id", "-u", USER), Duration.ofSeconds(30), null).stdout().strip();
     home = Files.createTempDirectory(Path.of("/tmp"), "berth-session-");
     Path cli = Files.createDirectories(home.resolve("cli"));
     Files.copy(MODULE.resolve("target/berth-desktop.jar"), cli.resolve("berth-desktop.jar"));
-    exec(List.of("cp", "-r", MODULE.resolve("target/lib").toString(), cli.resolve("lib").toString()),
-        Duration.ofSeconds(60), null);
+    assertEquals(0, exec(List.of("cp", "-r", MODULE.resolve("target/lib").toString(), cli.resolve("lib").toString()),
+        Duration.ofSeconds(60), null).exitCode());
     Path image = Files.createDirectories(home.resolve("image"));
     for (String f : List.of("vmlinux", "initrd.img", "opt.sqfs")) {
       Files.copy(IMAGE.resolve(f), image.resolve(f));
@@ -69,16 +70,28 @@ class MachineSessionIT {
     if (home != null) {
       Path keep = Files.createDirectories(MODULE.resolve("target/machine-session-logs"));
       for (String f : List.of("console.log", "serve.log")) {
-        Path src = home.resolve(".berth/machines/default").resolve(f);
+        Path src = machineDir().resolve(f);
         if (Files.exists(src)) {
           Files.copy(src, keep.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
       }
       berth("delete");
-      // the user's session libvirtd and virtlogd would linger for their idle timeout
+      // the user's session libvirtd and virtlogd would linger for their idle timeout, writing under home
       exec(List.of("pkill", "-u", USER), Duration.ofSeconds(30), null);
-      exec(List.of("rm", "-rf", home.toString()), Duration.ofSeconds(30), null);
+      for (int i = 0; i < 100 && exec(List.of("pgrep", "-u", USER), Duration.ofSeconds(30), null).exitCode() == 0; i++) {
+        Thread.sleep(100);
+      }
+      exec(List.of("pkill", "-KILL", "-u", USER), Duration.ofSeconds(30), null);
+      Result rm = exec(List.of("rm", "-rf", home.toString()), Duration.ofSeconds(30), null);
+      if (madeUser) {
+        exec(List.of("userdel", USER), Duration.ofSeconds(30), null);
+      }
+      assertEquals(0, rm.exitCode(), rm.toString());
     }
+  }
+
+  private static Path machineDir() {
+    return home.resolve(".berth/machines/" + NAME);
   }
 
   @Test
@@ -93,11 +106,13 @@ class MachineSessionIT {
 
     // the domain is in the user's session, and its QEMU is the user's process
     Result list = asUser(List.of("virsh", "-c", "qemu:///session", "list", "--name"), Duration.ofSeconds(60));
-    assertTrue(list.stdout().lines().anyMatch("berth-default"::equals), list.toString());
-    Result qemu = exec(List.of("pgrep", "-u", uid, "-f", "guest=berth-default"), Duration.ofSeconds(30), null);
-    assertEquals(0, qemu.exitCode(), "no QEMU of berth-default runs as " + USER + ": " + qemu);
+    assertEquals(0, list.exitCode(), list.toString());
+    assertTrue(list.stdout().lines().anyMatch(DOMAIN::equals), list.toString());
+    Result qemu = exec(List.of("pgrep", "-u", uid, "-f", "guest=" + DOMAIN + ","), Duration.ofSeconds(30), null);
+    assertEquals(0, qemu.exitCode(), "no QEMU of " + DOMAIN + " runs as " + USER + ": " + qemu);
     Result system = exec(List.of("virsh", "-c", "qemu:///system", "list", "--all", "--name"), Duration.ofSeconds(60), null);
-    assertFalse(system.stdout().lines().anyMatch("berth-default"::equals), "not in the system daemon: " + system);
+    assertEquals(0, system.exitCode(), system.toString());
+    assertFalse(system.stdout().lines().anyMatch(DOMAIN::equals), "not in the system daemon: " + system);
 
     Path tar = home.resolve("busybox.tar");
     TestImages.busybox(tar, "busybox:latest");
@@ -117,14 +132,14 @@ class MachineSessionIT {
     assertTrue(busy.stderr().contains("stop it to change shares " + src + " to " + home.resolve("other")), busy.toString());
 
     Result ls = berth("machine", "ls");
-    assertTrue(ls.stdout().lines().anyMatch(l -> l.matches("default\\s+libvirt\\s+running")), ls.toString());
+    assertTrue(ls.stdout().lines().anyMatch(l -> l.matches(NAME + "\\s+libvirt\\s+running")), ls.toString());
     Result logs = berth("logs");
     assertTrue(logs.stdout().contains("BERTH-GUEST share: berth0 at " + src), logs.toString());
 
     // restart: a new boot (its console log replaces the last one), the image and the share still there
     Result restart = berth("restart");
     assertEquals(0, restart.exitCode(), restart + console());
-    assertTrue(Files.readString(home.resolve(".berth/machines/default/console.log.1"), StandardCharsets.ISO_8859_1)
+    assertTrue(Files.readString(machineDir().resolve("console.log.1"), StandardCharsets.ISO_8859_1)
         .contains("BERTH-GUEST agent: exited 0"), "restart stopped the machine cleanly first");
     Result again = docker("run", "--rm", "-v", src + ":/src", "busybox", "cat", "/src/from-guest.txt");
     assertEquals("made in a container", again.stdout().strip(), again.toString());
@@ -136,17 +151,17 @@ class MachineSessionIT {
     Result delete = berth("delete");
     assertEquals(0, delete.exitCode(), delete.toString());
     Result after = asUser(List.of("virsh", "-c", "qemu:///session", "list", "--all", "--name"), Duration.ofSeconds(60));
-    assertFalse(after.stdout().lines().anyMatch("berth-default"::equals), after.toString());
-    assertFalse(Files.exists(home.resolve(".berth/machines/default")));
+    assertEquals(0, after.exitCode(), after.toString());
+    assertFalse(after.stdout().lines().anyMatch(DOMAIN::equals), after.toString());
+    assertFalse(Files.exists(machineDir()));
   }
 
   private static String console() throws IOException {
-    Path log = home.resolve(".berth/machines/default/console.log");
-    return Files.exists(log) ? "\nconsole:\n" + Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+    return Commands.console(machineDir());
   }
 
   private static Result berth(String... args) throws Exception {
-    List<String> a = new ArrayList<>(List.of("--image", home.resolve("image").toString()));
+    List<String> a = new ArrayList<>(List.of("--image", home.resolve("image").toString(), "--name", NAME));
     a.addAll(List.of(args));
     return asUser(Commands.berth(home.resolve("cli/berth-desktop.jar"), home.resolve("cli/lib"), a),
         Duration.ofSeconds(400));

@@ -42,7 +42,7 @@ record DomainSpec(String domainName, String machineName, Path machineDir, String
     }
   }
 
-  /** The virtiofs tag of the i-th share. */
+  /** The virtiofs or 9p tag of the i-th share. */
   static String shareTag(int i) {
     return "berth" + i;
   }

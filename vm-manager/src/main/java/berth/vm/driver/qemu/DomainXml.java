@@ -38,7 +38,9 @@ import org.w3c.dom.NodeList;
  *       world-readable (under qemu:///session QEMU is the user's own process anyway);
  *   <li>virtiofs needs shared guest memory (memfd), so that is set only when there are virtiofs shares;
  *   <li>9p shares (qemu:///session) are in "squash" access mode, QEMU's security_model=none: files the guest
- *       makes belong to the host user, and a chown in the guest that the user could not do is not an error;
+ *       makes belong to the host user (the ownership asked for at creation is dropped), while an explicit chown
+ *       the user could not do fails with EPERM; multidevs=remap keeps inode numbers unique when a shared
+ *       directory holds other file systems' mounts;
  *   <li>no memory balloon, no USB controller: nothing in the guest uses them;
  *   <li>x86's q35 machine with every device an integrated endpoint on its root bus (fixed slots, no root
  *       ports): on the older i440fx ("pc") machine, the kernel spent 0.16 s under TCG enabling each of the
@@ -144,6 +146,7 @@ final class DomainXml {
         s.virtiofsd().ifPresent(p -> child(fs, "binary").setAttribute("path", p.toString()));
       } else {
         fs.setAttribute("accessmode", "squash");
+        fs.setAttribute("multidevs", "remap");
         child(fs, "driver").setAttribute("type", "path");
       }
       child(fs, "source").setAttribute("dir", sh.source().toString());

@@ -41,7 +41,9 @@ import org.libvirt.Error.ErrorNumber;
 import org.libvirt.LibvirtException;
 
 /**
- * Runs machines as QEMU VMs under libvirt ({@code qemu:///system} unless told otherwise), through libvirt-java.
+ * Runs machines as QEMU VMs under libvirt ({@code qemu:///system} for root, the user's own {@code qemu:///session}
+ * for anyone else, unless told otherwise), through libvirt-java. A machine stays with the daemon it was made
+ * under (recorded in its directory): another daemon's berth refuses to touch it rather than miss its domain.
  *
  * <p>Each machine is one persistent libvirt domain named {@code berth-<name>}, marked as Berth's in its
  * metadata (with the machine directory), and redefined at every start so it always boots the current boot
@@ -67,6 +69,8 @@ public final class LibvirtDriver implements MachineDriver {
    */
   public static final String SESSION_URI = "qemu:///session";
   static final String DOMAIN_PREFIX = "berth-";
+  /** The file in a machine's directory naming the libvirt URI it was made under. */
+  static final String URI_FILE = "libvirt-uri";
   static final Path VIRTIOFSD = Path.of("/usr/lib/qemu/virtiofsd");
   private static final String QEMU_IMG = "qemu-img";
   private static final Duration FORCED_STOP = Duration.ofSeconds(30);
@@ -96,7 +100,7 @@ public final class LibvirtDriver implements MachineDriver {
 
   /** A driver booting machines from {@code bootImage} under {@link #defaultUri}. Connects lazily. */
   public LibvirtDriver(Path bootImage) {
-    this(bootImage, defaultUri(System.getenv("LIBVIRT_DEFAULT_URI"), System.getProperty("user.name")));
+    this(bootImage, defaultUri(System.getenv("LIBVIRT_DEFAULT_URI"), isRoot()));
   }
 
   /** A driver booting machines from {@code bootImage} under the libvirt URI {@code uri}. Connects lazily. */
@@ -110,11 +114,46 @@ public final class LibvirtDriver implements MachineDriver {
    * The libvirt URI to use: {@code LIBVIRT_DEFAULT_URI} when set (as for virsh), else {@link #SYSTEM_URI} for
    * root and {@link #SESSION_URI} for any other user.
    */
-  static String defaultUri(String libvirtDefaultUri, String userName) {
+  static String defaultUri(String libvirtDefaultUri, boolean root) {
     if (libvirtDefaultUri != null && !libvirtDefaultUri.isBlank()) {
       return libvirtDefaultUri.strip();
     }
-    return "root".equals(userName) ? SYSTEM_URI : SESSION_URI;
+    return root ? SYSTEM_URI : SESSION_URI;
+  }
+
+  /** Whether this process runs as uid 0 (the owner of /proc/self; elsewhere, the user's name). */
+  private static boolean isRoot() {
+    try {
+      return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).intValue() == 0;
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return "root".equals(System.getProperty("user.name"));
+    }
+  }
+
+  /**
+   * Why this driver must leave the machine alone: it was made under another libvirt daemon, where its domain
+   * lives (this one would find none: call it stopped, start a second VM on the same disk, delete the disk under
+   * the running one). Empty for the same daemon, and for machines made before the daemon was recorded.
+   */
+  private Optional<String> otherDaemon(Machine m) throws IOException {
+    Path f = m.dir().path().resolve(URI_FILE);
+    if (!Files.isRegularFile(f)) {
+      return Optional.empty();
+    }
+    String made = Files.readString(f, StandardCharsets.UTF_8).strip();
+    if (made.equals(uri)) {
+      return Optional.empty();
+    }
+    return Optional.of("machine " + quote(m.name()) + " was made under libvirt's " + made + " and this berth uses "
+        + uri + " (root's default is " + SYSTEM_URI + ", everyone else's " + SESSION_URI + "): run berth as the user "
+        + "who made it, or with LIBVIRT_DEFAULT_URI=" + made);
+  }
+
+  private void requireSameDaemon(Machine m) throws IOException {
+    Optional<String> other = otherDaemon(m);
+    if (other.isPresent()) {
+      throw new MachineException(Kind.CONFLICT, other.get());
+    }
   }
 
   /** Whether a libvirt URI names a per-user session daemon ({@code qemu:///session}, {@code qemu+ssh://h/session}). */
@@ -172,6 +211,11 @@ public final class LibvirtDriver implements MachineDriver {
       if (!Files.isDirectory(m.dir().path())) {
         throw new MachineException(Kind.NOT_FOUND, "machine " + quote(m.name()) + " has no directory " + m.dir());
       }
+      Path recorded = m.dir().path().resolve(URI_FILE);
+      if (!Files.exists(recorded)) {
+        Files.writeString(recorded, uri + "\n", StandardCharsets.UTF_8);
+      }
+      requireSameDaemon(m);
       Path disk = m.dir().dataDisk();
       if (Files.exists(disk)) {
         return;
@@ -201,6 +245,7 @@ public final class LibvirtDriver implements MachineDriver {
           throw new MachineException(Kind.NOT_FOUND, "machine " + quote(m.name()) + " has not been created ("
               + m.dir() + " does not exist)");
         }
+        requireSameDaemon(m);
         Connect c = connection();
         Domain d = lookup(c, domainName(m));
         Optional<String> uuid = Optional.empty();
@@ -248,6 +293,7 @@ public final class LibvirtDriver implements MachineDriver {
   @Override
   public void stop(Machine m, Duration grace) throws IOException {
     synchronized (lock(m)) {
+      requireSameDaemon(m);
       try {
         Domain d = lookup(connection(), domainName(m));
         if (d == null) {
@@ -289,6 +335,9 @@ public final class LibvirtDriver implements MachineDriver {
   @Override
   public void delete(Machine m) throws IOException {
     synchronized (lock(m)) {
+      if (Files.isDirectory(m.dir().path())) {
+        requireSameDaemon(m);
+      }
       try {
         Domain d = lookup(connection(), domainName(m));
         if (d != null) {
@@ -324,6 +373,10 @@ public final class LibvirtDriver implements MachineDriver {
       }
       if (starting.contains(m.name())) {
         return MachineState.of(MachineStatus.STARTING);
+      }
+      Optional<String> other = otherDaemon(m);
+      if (other.isPresent()) {
+        return MachineState.of(MachineStatus.BROKEN, other.get());
       }
       Connect c;
       try {
@@ -365,6 +418,7 @@ public final class LibvirtDriver implements MachineDriver {
 
   @Override
   public SshEndpoint sshEndpoint(Machine m) throws IOException {
+    requireSameDaemon(m);
     try {
       Domain d = lookup(connection(), domainName(m));
       if (d == null || !DomainStates.of(d).active()) {

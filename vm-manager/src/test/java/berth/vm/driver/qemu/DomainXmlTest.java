@@ -142,6 +142,7 @@ class DomainXmlTest {
     assertEquals(1, count(d, "/domain/devices/filesystem"));
     assertEquals("path", x(d, "/domain/devices/filesystem/driver/@type"));
     assertEquals("squash", x(d, "/domain/devices/filesystem/@accessmode"));
+    assertEquals("remap", x(d, "/domain/devices/filesystem/@multidevs"));
     assertEquals(0, count(d, "/domain/devices/filesystem/binary"));
     assertEquals("/home/u/src", x(d, "/domain/devices/filesystem/source/@dir"));
     assertEquals("berth0", x(d, "/domain/devices/filesystem/target/@dir"));

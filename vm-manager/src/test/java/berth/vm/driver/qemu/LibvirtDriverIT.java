@@ -48,7 +48,7 @@ class LibvirtDriverIT extends MachineDriverContract {
 
   @Override
   protected MachineDriver newDriver() {
-    return new LibvirtDriver(IMAGE);
+    return new LibvirtDriver(IMAGE, LibvirtDriver.SYSTEM_URI);
   }
 
   @Override
@@ -101,7 +101,7 @@ class LibvirtDriverIT extends MachineDriverContract {
   void aMissingOrCorruptBootImageIsNamedAndLeavesNoDomain() throws Exception {
     Path badImage = Files.createDirectories(scratch.resolve("image"));
     Files.writeString(badImage.resolve("vmlinux"), "not a kernel");
-    try (LibvirtDriver d = new LibvirtDriver(badImage)) {
+    try (LibvirtDriver d = new LibvirtDriver(badImage, LibvirtDriver.SYSTEM_URI)) {
       Machine m = newMachine(d, "badimage");
       MachineException e = assertThrows(MachineException.class, () -> d.start(m));
       assertEquals(MachineException.Kind.BROKEN, e.kind());
@@ -115,7 +115,7 @@ class LibvirtDriverIT extends MachineDriverContract {
 
   @Test
   void aCorruptOrMissingDataDiskIsRefusedAndLeavesNoDomain() throws Exception {
-    try (LibvirtDriver d = new LibvirtDriver(IMAGE)) {
+    try (LibvirtDriver d = new LibvirtDriver(IMAGE, LibvirtDriver.SYSTEM_URI)) {
       Machine m = newMachine(d, "baddisk");
       Files.writeString(m.dir().dataDisk(), "QFI\u00fb but not really a qcow2 image");
       MachineException e = assertThrows(MachineException.class, () -> d.start(m));
@@ -133,7 +133,7 @@ class LibvirtDriverIT extends MachineDriverContract {
 
   @Test
   void aDomainBerthDidNotMakeIsNeverTouched() throws Exception {
-    try (LibvirtDriver d = new LibvirtDriver(IMAGE)) {
+    try (LibvirtDriver d = new LibvirtDriver(IMAGE, LibvirtDriver.SYSTEM_URI)) {
       Machine m = newMachine(d, "foreign");
       Connect c = new Connect(LibvirtDriver.SYSTEM_URI);
       Domain foreign = c.domainDefineXML("<domain type='qemu'><name>" + LibvirtDriver.domainName(m) + "</name>"

@@ -39,26 +39,25 @@ class LibvirtDriverTest {
   @Test
   void libvirtdNotRunningIsBrokenInStatusAndAClearErrorOnStart() throws Exception {
     Path socket = tmp.resolve("no-libvirtd.sock");
-    MachineStore store = new MachineStore(tmp.resolve("home"));
     try (LibvirtDriver d = new LibvirtDriver(tmp, "qemu:///system?socket=" + socket)) {
-      Machine m = store.create("dev", d.configure("dev", MachineConfig.EMPTY.withCpus(1).withMemory("1GiB")));
+      Machine m = machine(d);
       MachineState s = d.status(m);
       assertEquals(MachineStatus.BROKEN, s.status());
       assertTrue(s.reasons().get(0).contains(socket.toString()) && s.reasons().get(0).contains("libvirtd -d"), s.toString());
       MachineException e = assertThrows(MachineException.class, () -> d.start(m));
       assertEquals(MachineException.Kind.UNAVAILABLE, e.kind());
       assertTrue(e.getMessage().startsWith("cannot connect to libvirtd at qemu:///system?socket=" + socket), e.getMessage());
-      assertEquals(MachineStatus.STOPPED, d.status(new Machine("other", store.dir("other"), m.config())).status());
+      assertEquals(MachineStatus.STOPPED, d.status(new Machine("other", new MachineStore(tmp.resolve("home")).dir("other"), m.config())).status());
     }
   }
 
   @Test
   void rootGetsTheSystemDaemonOthersTheirOwnSessionAndLibvirtsVariableWins() {
-    assertEquals("qemu:///system", LibvirtDriver.defaultUri(null, "root"));
-    assertEquals("qemu:///session", LibvirtDriver.defaultUri(null, "alice"));
-    assertEquals("qemu:///session", LibvirtDriver.defaultUri(" ", "alice"));
-    assertEquals("qemu:///system", LibvirtDriver.defaultUri("qemu:///system", "alice"));
-    assertEquals("qemu:///session", LibvirtDriver.defaultUri("qemu:///session\n", "root"));
+    assertEquals("qemu:///system", LibvirtDriver.defaultUri(null, true));
+    assertEquals("qemu:///session", LibvirtDriver.defaultUri(null, false));
+    assertEquals("qemu:///session", LibvirtDriver.defaultUri(" ", false));
+    assertEquals("qemu:///system", LibvirtDriver.defaultUri("qemu:///system", false));
+    assertEquals("qemu:///session", LibvirtDriver.defaultUri("qemu:///session\n", true));
     assertTrue(LibvirtDriver.isSession("qemu:///session"));
     assertTrue(LibvirtDriver.isSession("qemu+ssh://user@host/session?keyfile=/k"));
     assertTrue(!LibvirtDriver.isSession("qemu:///system") && !LibvirtDriver.isSession("qemu:///system?socket=/s"));
@@ -72,14 +71,36 @@ class LibvirtDriverTest {
 
   @Test
   void aSessionDaemonThatCannotBeReachedSaysSo() throws Exception {
-    Path socket = tmp.resolve("no-session.sock");
-    MachineStore store = new MachineStore(tmp.resolve("home"));
-    try (LibvirtDriver d = new LibvirtDriver(tmp, "qemu:///session?socket=" + socket)) {
-      Machine m = store.create("dev", d.configure("dev", MachineConfig.EMPTY.withCpus(1).withMemory("1GiB")));
+    try (LibvirtDriver d = new LibvirtDriver(tmp, "qemu:///session?socket=" + tmp.resolve("no-session.sock"))) {
+      Machine m = machine(d);
       MachineException e = assertThrows(MachineException.class, () -> d.start(m));
       assertEquals(MachineException.Kind.UNAVAILABLE, e.kind());
       assertTrue(e.getMessage().contains("this user's own libvirtd") && !e.getMessage().contains("systemctl"),
           e.getMessage());
     }
+  }
+
+  @Test
+  void aMachineMadeUnderAnotherDaemonIsLeftAloneWithTheWayToReachIt() throws Exception {
+    try (LibvirtDriver d = new LibvirtDriver(tmp, "qemu:///session?socket=" + tmp.resolve("none.sock"))) {
+      Machine m = machine(d);
+      java.nio.file.Files.writeString(m.dir().path().resolve(LibvirtDriver.URI_FILE), "qemu:///system\n");
+      MachineState s = d.status(m);
+      assertEquals(MachineStatus.BROKEN, s.status());
+      assertTrue(s.reasons().get(0).contains("made under libvirt's qemu:///system")
+          && s.reasons().get(0).contains("LIBVIRT_DEFAULT_URI=qemu:///system"), s.toString());
+      for (org.junit.jupiter.api.function.Executable op : List.<org.junit.jupiter.api.function.Executable>of(
+          () -> d.start(m), () -> d.stop(m, java.time.Duration.ofSeconds(1)), () -> d.delete(m), () -> d.sshEndpoint(m))) {
+        MachineException e = assertThrows(MachineException.class, op);
+        assertEquals(MachineException.Kind.CONFLICT, e.kind(), e.getMessage());
+      }
+      assertTrue(java.nio.file.Files.isDirectory(m.dir().path()), "delete kept the machine");
+    }
+  }
+
+  /** A machine "dev" made in this test's own home for driver {@code d}. */
+  private Machine machine(LibvirtDriver d) throws java.io.IOException {
+    return new MachineStore(tmp.resolve("home")).create("dev",
+        d.configure("dev", MachineConfig.EMPTY.withCpus(1).withMemory("1GiB")));
   }
 }
