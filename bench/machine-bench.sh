@@ -10,7 +10,9 @@
 #   host.qemu_rss                    the QEMU process's resident memory on the host, idle
 #   image.*                          boot image sizes: initrd (compressed), vmlinuz, vmlinux, the initramfs unpacked
 #   machine.stop                     `./berth stop` (graceful: engine stopped, disk synced, VM powered off)
-# Root (libvirtd's qemu:///system). Everything lives in a scratch BERTH_HOME removed at the end.
+# As root under the system libvirtd (qemu:///system); as another user under that user's own qemu:///session
+# (the checkout built by its owner first: sudo ./berth build). Everything lives in a scratch BERTH_HOME removed
+# at the end.
 # Env: N (3 warm starts), BERTH_SHARED (../shared), ACCEL (tcg), CPUS (2), MEMORY_MIB (2048), IDLE_S (30).
 set -u -o pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
