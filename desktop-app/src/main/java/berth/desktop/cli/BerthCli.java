@@ -184,6 +184,7 @@ public final class BerthCli {
     @Option(names = "--share", paramLabel = "DIR[:GUEST_DIR]", description = "a host directory the containers can "
         + "bind-mount, at the same path in the guest unless GUEST_DIR is given; repeatable; replaces the machine's "
         + "shares (they change only while it is stopped)") List<String> shares;
+    @Option(names = "--no-shares", description = "remove the machine's shares (while it is stopped)") boolean noShares;
     @Option(names = "--use-context", description = "make the machine the docker CLI's default (docker context use "
         + DockerContext.NAME + ")") boolean useContext;
 
@@ -193,8 +194,11 @@ public final class BerthCli {
       try (var lock = top.lock(new CommandLine(this).getErr());
            MachineDriver d = top.driver(driver)) {
         Machines machines = new Machines(new MachineStore(top.home()), d);
+        if (noShares && shares != null) {
+          throw new MachineException(MachineException.Kind.INVALID, "--share and --no-shares contradict each other");
+        }
         MachineConfig overrides = MachineConfig.EMPTY.withCpus(cpus).withMemory(memory).withDisk(disk).withAccel(accel)
-            .withShares(shares == null ? null : shares.stream().map(Start::share).toList());
+            .withShares(noShares ? List.of() : shares == null ? null : shares.stream().map(Start::share).toList());
         Machine m = machines.createIfMissing(top.name, overrides);
         long t0 = System.nanoTime();
         java.util.function.Consumer<String> progress = line -> out.println("berth: " + line);

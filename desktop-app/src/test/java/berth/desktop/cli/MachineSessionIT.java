@@ -130,6 +130,12 @@ class MachineSessionIT {
     Result busy = berth("start", "--share", home.resolve("other").toString());
     assertEquals(1, busy.exitCode(), busy.toString());
     assertTrue(busy.stderr().contains("stop it to change shares " + src + " to " + home.resolve("other")), busy.toString());
+    Result none = berth("start", "--no-shares");
+    assertEquals(1, none.exitCode(), none.toString());
+    assertTrue(none.stderr().contains("stop it to change shares " + src + " to none"), none.toString());
+    Result both = berth("start", "--no-shares", "--share", src.toString());
+    assertEquals(1, both.exitCode(), both.toString());
+    assertTrue(both.stderr().contains("--share and --no-shares contradict each other"), both.toString());
 
     Result ls = berth("machine", "ls");
     assertTrue(ls.stdout().lines().anyMatch(l -> l.matches(NAME + "\\s+libvirt\\s+running")), ls.toString());
