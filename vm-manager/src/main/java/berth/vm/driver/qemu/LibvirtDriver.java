@@ -212,10 +212,11 @@ public final class LibvirtDriver implements MachineDriver {
         throw new MachineException(Kind.NOT_FOUND, "machine " + quote(m.name()) + " has no directory " + m.dir());
       }
       Path recorded = m.dir().path().resolve(URI_FILE);
-      if (!Files.exists(recorded)) {
+      if (Files.exists(recorded)) {
+        requireSameDaemon(m);
+      } else {
         Files.writeString(recorded, uri + "\n", StandardCharsets.UTF_8);
       }
-      requireSameDaemon(m);
       Path disk = m.dir().dataDisk();
       if (Files.exists(disk)) {
         return;
@@ -335,9 +336,7 @@ public final class LibvirtDriver implements MachineDriver {
   @Override
   public void delete(Machine m) throws IOException {
     synchronized (lock(m)) {
-      if (Files.isDirectory(m.dir().path())) {
-        requireSameDaemon(m);
-      }
+      requireSameDaemon(m); // nothing to refuse once the directory is gone
       try {
         Domain d = lookup(connection(), domainName(m));
         if (d != null) {
